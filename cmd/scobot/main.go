@@ -1,0 +1,93 @@
+// Command scobot answers questions about one article, the OpEd "Embracing Leadership:
+// Kazakhstan's Presidency Of Shanghai Cooperation Organization In 2023".
+//
+// Usage:
+//
+//	scobot ask [--json] [--kb DIR] [--no-log] [QUESTION...]
+//	scobot eval [--kb DIR] [--min-answered F] [--min-declined F] FILE...
+//	scobot kb validate [DIR]
+//	scobot kb export [--force] DIR
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ee exitError
+		if !errors.As(err, &ee) || ee.msg != "" {
+			fmt.Fprintln(os.Stderr, "scobot:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitError ends the program with a status other than 1, or silently when msg is empty
+// because the command has already said why.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+// errUsage marks an error in how the command was called; main exits with status 2.
+func errUsage(format string, args ...any) error {
+	return exitError{code: 2, msg: fmt.Sprintf(format, args...)}
+}
+
+const usage = `scobot answers questions about the OpEd "Embracing Leadership: Kazakhstan's
+Presidency Of Shanghai Cooperation Organization In 2023".
+
+Usage:
+  scobot ask [--json] [--kb DIR] [--no-log] [QUESTION...]
+        answer a question, or each line of standard input
+  scobot eval [--kb DIR] [--min-answered F] [--min-declined F] FILE...
+        measure the answers against question sets
+  scobot kb validate [DIR]
+        check a knowledge base directory (the embedded one without DIR)
+  scobot kb export [--force] DIR
+        write the embedded knowledge base into DIR, as a starting point
+
+Environment:
+  SCOBOT_KB_DIR   knowledge base directory (the --kb flag wins)
+`
+
+// run is the whole program. main calls it with the process's arguments, environment and
+// standard streams; tests call it with their own.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	switch args[0] {
+	case "ask":
+		return runAsk(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "eval":
+		return runEval(ctx, args[1:], getenv, stdout, stderr)
+	case "kb":
+		return runKB(ctx, args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return errUsage("unknown command %q; run scobot help", args[0])
+}
