@@ -1,7 +1,12 @@
 package knowledge
 
 import (
+	"bytes"
+	"compress/gzip"
+	_ "embed"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -37,7 +42,12 @@ type Analyzer struct {
 func NewAnalyzer(lang Language) (*Analyzer, error) {
 	switch lang {
 	case English:
-		return &Analyzer{lang: lang, stem: func(w string) string { return english.Stem(w, true) }, stop: englishStop}, nil
+		return &Analyzer{lang: lang, stem: func(w string) string {
+			if s, ok := englishStemExceptions[w]; ok {
+				return s
+			}
+			return english.Stem(w, true)
+		}, stop: englishStop}, nil
 	case Russian:
 		return &Analyzer{lang: lang, stem: func(w string) string { return russian.Stem(w, true) }, stop: russianStop}, nil
 	}
@@ -60,6 +70,9 @@ type token struct {
 	joined     bool
 	part       bool
 	digits     bool // contains a digit: never stemmed or typo-corrected
+	// name is set for a capitalised word inside a sentence ("Iran" in "When did Iran
+	// join?"): most likely a name, so a strong sign of the topic when unknown.
+	name bool
 }
 
 // tokenize appends the case-folded words of s to buf and their ranges to toks. It reads
@@ -81,19 +94,25 @@ func tokenize(buf []byte, toks []token, s string, max int) ([]byte, []token, boo
 	parts := 0
 	digits := false
 	partDigits := false
+	sentenceStart := true // the next word starts a sentence
+	capital := false      // the current word started with a capital letter
 	flushPart := func() {
 		if wordStart < 0 {
 			return
 		}
 		if len(buf) > wordStart {
-			toks = append(toks, token{start: int32(wordStart), end: int32(len(buf)), digits: partDigits})
+			toks = append(toks, token{start: int32(wordStart), end: int32(len(buf)), digits: partDigits, name: capital && !sentenceStart})
 			parts++
 		}
 		wordStart = -1
 		partDigits = false
 	}
 	endWord := func() {
+		hadWord := wordStart >= 0 || compoundStart >= 0
 		flushPart()
+		if hadWord {
+			sentenceStart = false
+		}
 		if compoundStart >= 0 && parts > 1 {
 			// Mark the parts and add the joined word, which is the parts' bytes side by side.
 			for i := len(toks) - parts; i < len(toks); i++ {
@@ -118,6 +137,7 @@ func tokenize(buf []byte, toks []token, s string, max int) ([]byte, []token, boo
 				wordStart = len(buf)
 				if compoundStart < 0 {
 					compoundStart = wordStart
+					capital = unicode.IsUpper(r)
 				}
 			}
 			if unicode.IsDigit(r) {
@@ -148,6 +168,9 @@ func tokenize(buf []byte, toks []token, s string, max int) ([]byte, []token, boo
 			}
 		default:
 			endWord()
+			if r == '.' || r == '?' || r == '!' || r == '\n' || r == ':' || r == '"' || r == '“' || r == '(' {
+				sentenceStart = true
+			}
 		}
 		i += size
 	}
@@ -162,6 +185,42 @@ func isApostrophe(r rune) bool {
 func isHyphen(r rune) bool {
 	return r == '-' || r == '‐' || r == '‑' || r == '‒' || r == '–'
 }
+
+// IsKnownWord reports whether w is a real word of the language, which the typo
+// corrector must leave alone: "export" is not a misspelt "expert", nor "president" a
+// misspelt "presidency". Only English has a word list; other languages know no words.
+func (a *Analyzer) IsKnownWord(w string) bool {
+	if a.lang != English {
+		return false
+	}
+	if _, ok := englishStemExceptions[w]; ok {
+		return true
+	}
+	return englishWords()[w]
+}
+
+//go:embed dict/english-words.txt.gz
+var englishWordsGz []byte
+
+// englishWords is the English word list, read on first use: most processes that never
+// see a typo never pay for it.
+var englishWords = sync.OnceValue(func() map[string]bool {
+	zr, err := gzip.NewReader(bytes.NewReader(englishWordsGz))
+	if err != nil {
+		panic(fmt.Sprintf("embedded word list: %v", err)) // built into the binary; a test reads it
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		panic(fmt.Sprintf("embedded word list: %v", err))
+	}
+	m := make(map[string]bool, bytes.Count(data, []byte("\n")))
+	for _, w := range strings.Split(string(data), "\n") {
+		if w != "" {
+			m[w] = true
+		}
+	}
+	return m
+})
 
 // stemCache remembers stems of words seen in questions but not in the knowledge base,
 // so a word that people keep asking about is stemmed once. It is bounded: once full it
@@ -211,6 +270,21 @@ var englishStop = toSet(
 	"anything", "something", "thing", "things",
 	"way", "ways", "much", "many", "very", "really", "one", "kind", "sort",
 )
+
+// englishStemExceptions keeps apart words that the Snowball stemmer makes one but that
+// mean different things, as Lucene's stemmer override does: a question about a
+// president (a person) is not about a presidency (an office), nor is a universal
+// question about a university.
+var englishStemExceptions = map[string]string{
+	"president":  "president",
+	"presidents": "president",
+	"universal":  "universal",
+	"universe":   "universe",
+	"general":    "general",
+	"generous":   "generous",
+	"organ":      "organ",
+	"organs":     "organ",
+}
 
 // russianStop is a short list of Russian function words, enough for the analyzer to be
 // usable; a Russian knowledge base would tune it as the English one was.

@@ -26,6 +26,9 @@ type Params struct {
 	// UnknownWeight is how much a word the knowledge base does not know counts against
 	// the confidence, relative to the rarest known word.
 	UnknownWeight float64
+	// NameWeight multiplies UnknownWeight for an unknown name or number: "Iran" or
+	// "1996" in a question is what it is about, so the answer must know it.
+	NameWeight float64
 	// MinSuggestion is the lowest confidence worth offering as "did you mean".
 	MinSuggestion float64
 }
@@ -35,10 +38,11 @@ var DefaultParams = Params{
 	WQuestions: 4, WKeywords: 3, WTitle: 2, WBody: 1,
 	BQuestions: 0.5, BKeywords: 0.3, BTitle: 0.3, BBody: 0.75,
 	K1:            1.2,
-	Threshold:     0.35,
+	Threshold:     0.6,
 	Margin:        0.05,
 	TypoWeight:    0.8,
-	UnknownWeight: 0.6,
+	UnknownWeight: 0.8,
+	NameWeight:    1.5,
 	MinSuggestion: 0.1,
 }
 
@@ -198,7 +202,12 @@ func (x *index) docTerms(seq, joined []int32) []int32 {
 	out := make([]int32, 0, len(seq)+len(joined))
 	for i := 0; i < len(seq); {
 		if n, canon := x.matchPhrase(seq[i:]); n > 0 {
+			// The phrase counts as its group, and its words still count on their own, so
+			// a question that names only part of it ("interbank") finds it too.
 			out = append(out, canon)
+			for _, t := range seq[i : i+n] {
+				out = append(out, x.canon[t])
+			}
 			i += n
 			continue
 		}

@@ -184,7 +184,7 @@ func (kb *KB) search(s *scratch, question string, top []ranked) (int, float64, W
 	s.qterms = s.qterms[:0]
 	s.seq = s.seq[:0]
 	var denom float64
-	unknown := 0
+	unknown := 0.0
 	addTerm := func(canon int32, weight float64) {
 		for i := range s.qterms {
 			if s.qterms[i].term == canon {
@@ -206,6 +206,9 @@ func (kb *KB) search(s *scratch, question string, top []ranked) (int, float64, W
 		id := s.ids[tok]
 		if id == -1 {
 			unknown++
+			if s.toks[tok].name || s.toks[tok].digits {
+				unknown += p.NameWeight - 1
+			}
 			i++
 			continue
 		}
@@ -246,7 +249,7 @@ func (kb *KB) search(s *scratch, question string, top []ranked) (int, float64, W
 		}
 	}
 	s.qterms = s.qterms[:k]
-	denom += float64(unknown) * p.UnknownWeight * x.idfMax
+	denom += unknown * p.UnknownWeight * x.idfMax
 	if len(s.qterms) == 0 || denom == 0 {
 		return 0, denom, why
 	}
@@ -336,6 +339,10 @@ func (x *index) resolve(w []byte, t token, why *Why) (int32, int8) {
 	if id, ok := x.terms[x.stems.get(w)]; ok {
 		return id, 0
 	}
+	if x.an.IsKnownWord(string(w)) {
+		why.Unknown = append(why.Unknown, string(w))
+		return -1, 0
+	}
 	if tw, _, ok := x.typos.correct(w); ok {
 		why.Corrections = append(why.Corrections, Correction{From: string(w), To: tw.surface})
 		return tw.term, 1
@@ -357,6 +364,21 @@ func (x *index) matched(qs []qterm, doc int32) []string {
 			}
 			out = append(out, x.names[q.term])
 		}
+	}
+	return out
+}
+
+// Terms returns the terms the matcher reads in text, after analysis, typo correction and
+// synonyms, in order of first appearance. Synonyms show as their group's first member.
+// It is for tests and for admins checking why two wordings do or do not match.
+func (kb *KB) Terms(text string) []string {
+	s := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(s)
+	var top [1]ranked
+	kb.search(s, text, top[:])
+	out := make([]string, 0, len(s.qterms))
+	for _, q := range s.qterms {
+		out = append(out, kb.idx.names[q.term])
 	}
 	return out
 }
