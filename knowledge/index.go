@@ -83,16 +83,19 @@ type index struct {
 	typos    typoIndex
 	stems    *stemCache
 	numDocs  int
+
+	buildStems map[string]string // memo of stems while building; nil afterwards
 }
 
 func newIndex(an *Analyzer, p Params) *index {
 	return &index{
-		an:       an,
-		params:   p,
-		terms:    map[string]int32{},
-		surfaces: map[string]int32{},
-		phrases:  map[int32][]phrase{},
-		stems:    &stemCache{m: map[string]string{}, max: 50000, stem: an.Stem},
+		an:         an,
+		params:     p,
+		terms:      map[string]int32{},
+		surfaces:   map[string]int32{},
+		phrases:    map[int32][]phrase{},
+		buildStems: map[string]string{},
+		stems:      &stemCache{m: map[string]string{}, max: 50000, stem: an.Stem},
 	}
 }
 
@@ -119,7 +122,14 @@ func (x *index) wordTerms(text string, record bool) (seq []int32, joined []int32
 		}
 		name := w
 		if !t.digits {
-			name = x.an.Stem(w)
+			// Words repeat across entries; stemming each distinct word once makes
+			// loading a large knowledge base several times faster.
+			stem, ok := x.buildStems[w]
+			if !ok {
+				stem = x.an.Stem(w)
+				x.buildStems[w] = stem
+			}
+			name = stem
 		}
 		id := x.term(name)
 		if record {
@@ -327,6 +337,7 @@ func (x *index) build(entries []*Entry) {
 	for w := range x.surfaces {
 		words = append(words, w)
 	}
+	x.buildStems = nil
 	sort.Strings(words)
 	for _, w := range words {
 		t := x.surfaces[w]

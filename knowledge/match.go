@@ -109,31 +109,28 @@ func (kb *KB) Answer(question string) Answer {
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
 	var top [maxSuggestions + 1]ranked
-	n, denom, why := kb.search(s, question, top[:])
+	n, _, why := kb.search(s, question, top[:])
 	a := Answer{Question: question, Why: why}
 	if n == 0 {
 		return a
 	}
 	p := kb.idx.params
-	for i := range top[:n] {
-		top[i].score = min(top[i].score, 1) // a confidence, from here on
-	}
+	// Scores above 1 are strong matches; they rank apart but show as confidence 1. The
+	// margin is measured on the raw scores, so two strong matches of very different
+	// strength are not called ambiguous.
 	best := top[0]
-	a.Score = best.score
-	a.Why.Score = best.score
+	a.Score = min(best.score, 1)
+	a.Why.Score = a.Score
 	a.Answered = best.score >= p.Threshold
+	a.Why.Matched = kb.idx.matched(s.qterms, best.doc)
 	if a.Answered {
 		a.Entry = kb.Entries[best.doc]
-		a.Why.Matched = kb.idx.matched(s.qterms, best.doc)
 		for _, r := range top[1:n] {
 			if r.score >= best.score-p.Margin && kb.Entries[r.doc].Section != a.Entry.Section {
 				a.Ambiguous = true
 			}
 		}
-	} else {
-		a.Why.Matched = kb.idx.matched(s.qterms, best.doc)
 	}
-	_ = denom
 	if !a.Answered || a.Ambiguous {
 		from := 0
 		if a.Answered {
@@ -146,7 +143,7 @@ func (kb *KB) Answer(question string) Answer {
 			if a.Suggestions == nil {
 				a.Suggestions = make([]Suggestion, 0, maxSuggestions)
 			}
-			a.Suggestions = append(a.Suggestions, Suggestion{Entry: kb.Entries[r.doc], Score: r.score})
+			a.Suggestions = append(a.Suggestions, Suggestion{Entry: kb.Entries[r.doc], Score: min(r.score, 1)})
 		}
 	}
 	return a

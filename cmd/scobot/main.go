@@ -58,6 +58,8 @@ const usage = `scobot answers questions about the OpEd "Embracing Leadership: Ka
 Presidency Of Shanghai Cooperation Organization In 2023".
 
 Usage:
+  scobot
+        answer questions typed in the terminal, one per line
   scobot ask [--json] [--kb DIR] [--no-log] [QUESTION...]
         answer a question, or each line of standard input
   scobot eval [--kb DIR] [--min-answered F] [--min-declined F] FILE...
@@ -75,8 +77,11 @@ Environment:
 // standard streams; tests call it with their own.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stdout, usage)
-		return nil
+		// With no command, scobot answers questions typed in the terminal. (The bot
+		// server, with the web chat, Telegram and Slack, becomes the default when it
+		// exists.)
+		fmt.Fprintln(stderr, "Ask a question about the article, one per line (Ctrl-D to quit; scobot help for more).")
+		return runAsk(ctx, nil, getenv, stdin, stdout, stderr)
 	}
 	switch args[0] {
 	case "ask":
