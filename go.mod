@@ -7,3 +7,5 @@ require (
 	github.com/kljensen/snowball v0.10.0
 	go.yaml.in/yaml/v3 v3.0.6
 )
+
+require github.com/mattn/go-sqlite3 v1.14.53 // indirect

@@ -11,9 +11,9 @@ import (
 // what the matcher measured when they were added, less a small margin, so a change that
 // makes answers worse fails here.
 var evalBars = []struct {
-	file                  string
+	file                 string
 	minAnswered, minDecl float64
-	optional              bool // outside this repository; skipped when absent
+	optional             bool // outside this repository; skipped when absent
 }{
 	{"../../shared/eval/dev.yaml", 0.95, 0.95, true},
 	{"testdata/eval/tune.yaml", 0.90, 0.82, false},
@@ -70,7 +70,9 @@ func TestParseEvalFileErrors(t *testing.T) {
 	}
 }
 
-func containsStr(s, sub string) bool { return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0) }
+func containsStr(s, sub string) bool {
+	return len(sub) == 0 || (len(s) >= len(sub) && indexOf(s, sub) >= 0)
+}
 
 func indexOf(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {
