@@ -198,12 +198,41 @@ func ParseEntry(file string, data []byte) (*Entry, []Problem) {
 	} else if len(e.Body) > MaxBodyLen {
 		fail(bodyLine, "answer is %d characters; keep it under %d so it reads well in a chat", len(e.Body), MaxBodyLen)
 	}
+	if e.Body != "" {
+		for i, l := range strings.Split(strings.ReplaceAll(string(body), "\r\n", "\n"), "\n") {
+			if msg := unsupportedMarkdown(l); msg != "" {
+				fail(bodyLine+i, "%s; answers use paragraphs, **bold**, *italics*, - lists and [links](https://...) only", msg)
+			}
+		}
+	}
 	for _, p := range probs {
 		if !p.Warning {
 			return nil, probs
 		}
 	}
 	return e, probs
+}
+
+var htmlTag = regexp.MustCompile(`</?[a-zA-Z][a-zA-Z0-9]*(\s[^>]*)?/?>`)
+
+// unsupportedMarkdown names the Markdown a line uses that the chat renderers do not
+// support, or returns "". Telegram, Slack and the web chat each render answers, and
+// only a small subset renders the same on all three.
+func unsupportedMarkdown(line string) string {
+	t := strings.TrimSpace(line)
+	switch {
+	case strings.HasPrefix(t, "#"):
+		return "a heading"
+	case strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~"):
+		return "a code block"
+	case strings.HasPrefix(t, "|") && strings.Count(t, "|") >= 2:
+		return "a table"
+	case strings.HasPrefix(t, "!["):
+		return "an image"
+	case htmlTag.MatchString(t):
+		return "HTML"
+	}
+	return ""
 }
 
 // splitFrontMatter returns the YAML between the first two "---" lines, the rest, and the

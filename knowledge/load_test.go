@@ -34,6 +34,7 @@ func TestValidateFixtures(t *testing.T) {
 		{"bad-synonyms", "synonyms.yaml", 3, "at least two", false},
 		{"malformed-synonyms", "synonyms.yaml", 1, "malformed synonyms file", false},
 		{"missing-article", "article.txt", 0, "missing or empty", false},
+		{"unsupported-markdown", "bad.md", 8, "a heading", false},
 		{"duplicate-question", "good.md", 6, "is also in entry", true},
 	}
 	for _, tt := range tests {
