@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
+	"github.com/scobot/scobot/bot"
 	"github.com/scobot/scobot/knowledge"
+	"github.com/scobot/scobot/storage"
 )
 
 // askJSON is one line of `scobot ask --json`. The field set is fixed: scripts rely on it.
@@ -54,11 +57,12 @@ func toJSON(a knowledge.Answer) askJSON {
 	return out
 }
 
-func runAsk(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runAsk(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	fs := newFlags("ask", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object per answer")
 	dir := fs.String("kb", "", "knowledge base `directory` (default: SCOBOT_KB_DIR, else the embedded one)")
-	fs.Bool("no-log", false, "do not record the questions in the query log")
+	noLog := fs.Bool("no-log", false, "do not record the questions in the query log")
+	lf := addLogFlags(fs, getenv)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -66,10 +70,30 @@ func runAsk(ctx context.Context, args []string, getenv func(string) string, stdi
 	if err != nil {
 		return err
 	}
+	var db *storage.DB
+	if !*noLog {
+		if db, err = lf.open(getenv, newLogger(stderr)); err != nil {
+			return err
+		}
+		// Close drains the log's queue: every question answered is recorded, also
+		// when an interrupt ends the command.
+		defer func() {
+			if cerr := db.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("close query log: %w", cerr)
+			}
+		}()
+	}
+	user := getenv("USER")
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	answer := func(q string) error {
+		start := time.Now()
 		a := kb.Answer(q)
+		if db != nil {
+			if err := db.Record(queryRecord(bot.PlatformCLI, user, kb, a, time.Since(start))); err != nil {
+				fmt.Fprintf(stderr, "scobot: record query: %v\n", err)
+			}
+		}
 		if *asJSON {
 			b, err := json.Marshal(toJSON(a))
 			if err != nil {
@@ -98,32 +122,62 @@ func runAsk(ctx context.Context, args []string, getenv func(string) string, stdi
 const maxLine = 64 << 10
 
 // eachLine calls fn with every line of r, cut to maxLine bytes, until r ends or ctx is
-// done.
+// done. Reading happens in its own goroutine, so an interrupt is noticed at once even
+// while the reader blocks on a terminal or a pipe.
 func eachLine(ctx context.Context, r io.Reader, fn func(string) error) error {
-	br := bufio.NewReaderSize(r, 4096)
-	var line []byte
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil
-		}
-		chunk, err := br.ReadSlice('\n')
-		if len(line) < maxLine {
-			line = append(line, chunk[:min(len(chunk), maxLine-len(line))]...)
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		if len(line) > 0 {
-			if ferr := fn(strings.TrimRight(string(line), "\r\n")); ferr != nil {
-				return ferr
+	type result struct {
+		line string
+		end  bool // the input has ended; err says why when it is not EOF
+		err  error
+	}
+	lines := make(chan result)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		br := bufio.NewReaderSize(r, 4096)
+		var line []byte
+		for {
+			chunk, err := br.ReadSlice('\n')
+			if len(line) < maxLine {
+				line = append(line, chunk[:min(len(chunk), maxLine-len(line))]...)
+			}
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if len(line) > 0 {
+				select {
+				case lines <- result{line: strings.TrimRight(string(line), "\r\n")}:
+				case <-stop:
+					return
+				}
+			}
+			line = line[:0]
+			if err != nil {
+				if err == io.EOF {
+					err = nil
+				}
+				select {
+				case lines <- result{end: true, err: err}:
+				case <-stop:
+				}
+				return
 			}
 		}
-		line = line[:0]
-		if err == io.EOF {
+	}()
+	for {
+		select {
+		case <-ctx.Done():
 			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read questions: %w", err)
+		case res := <-lines:
+			if res.err != nil {
+				return fmt.Errorf("read questions: %w", res.err)
+			}
+			if res.end {
+				return nil
+			}
+			if err := fn(res.line); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -4,6 +4,8 @@
 // Usage:
 //
 //	scobot ask [--json] [--kb DIR] [--no-log] [QUESTION...]
+//	scobot stats [--since 7d] [--json]
+//	scobot log export|forget
 //	scobot eval [--kb DIR] [--min-answered F] [--min-declined F] FILE...
 //	scobot kb validate [DIR]
 //	scobot kb export [--force] DIR
@@ -64,13 +66,25 @@ Usage:
         answer a question, or each line of standard input
   scobot eval [--kb DIR] [--min-answered F] [--min-declined F] FILE...
         measure the answers against question sets
+  scobot stats [--since 7d] [--json] [--top N]
+        what people asked, what went unanswered, votes and latency
+  scobot log export [--format csv|jsonl] [--since AGE]
+        stream the query log
+  scobot log forget --user ID
+        delete one person's rows from the query log
   scobot kb validate [DIR]
         check a knowledge base directory (the embedded one without DIR)
   scobot kb export [--force] DIR
         write the embedded knowledge base into DIR, as a starting point
 
-Environment:
-  SCOBOT_KB_DIR   knowledge base directory (the --kb flag wins)
+Commands that use the query log take --db FILE, --sync NORMAL|FULL and --retain AGE.
+
+Environment (flags win):
+  SCOBOT_KB_DIR     knowledge base directory
+  SCOBOT_DB         query log file (default scobot.db)
+  SCOBOT_SYNC       SQLite synchronous mode, NORMAL or FULL
+  SCOBOT_RETAIN     delete log rows older than this age, e.g. 90d
+  SCOBOT_USER_SALT  store user ids as keyed hashes (HMAC-SHA256) with this secret
 `
 
 // run is the whole program. main calls it with the process's arguments, environment and
@@ -90,6 +104,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runEval(ctx, args[1:], getenv, stdout, stderr)
 	case "kb":
 		return runKB(ctx, args[1:], getenv, stdout, stderr)
+	case "stats":
+		return runStats(ctx, args[1:], getenv, stdout, stderr)
+	case "log":
+		return runLog(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return nil

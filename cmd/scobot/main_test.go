@@ -16,6 +16,10 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 func runCmd(t *testing.T, stdin string, env map[string]string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
+	if _, ok := env["SCOBOT_DB"]; !ok {
+		// Never write a query log into the source tree.
+		env = mapWith(env, "SCOBOT_DB", filepath.Join(t.TempDir(), "test.db"))
+	}
 	getenv := func(k string) string { return env[k] }
 	err = run(context.Background(), args, getenv, strings.NewReader(stdin), &out, &errOut)
 	return out.String(), errOut.String(), err
@@ -164,4 +168,12 @@ func TestNoCommandAsks(t *testing.T) {
 	if !strings.Contains(errOut, "Ask a question") || !strings.Contains(out, "Sneha Yadav") {
 		t.Errorf("scobot with no command: stdout %q, stderr %q; want an answer naming the author", out, errOut)
 	}
+}
+
+func mapWith(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for mk, mv := range m {
+		out[mk] = mv
+	}
+	return out
 }

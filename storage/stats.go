@@ -1,0 +1,311 @@
+package storage
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/scobot/scobot/bot"
+)
+
+// StatsOptions selects what Stats counts.
+type StatsOptions struct {
+	Since time.Time // count queries and votes from this time on; zero: all
+	Limit int       // the length of each ranked list (default 10)
+}
+
+// defaultStatsLimit is the length of Stats' ranked lists when StatsOptions.Limit is 0.
+const defaultStatsLimit = 10
+
+// sinceMicros returns the lower bound for the time columns.
+func sinceMicros(since time.Time) int64 {
+	if since.IsZero() {
+		return math.MinInt64
+	}
+	return since.UnixMicro()
+}
+
+// The stats queries. Each reads one covering index (see migrations/0001_init.sql) in
+// its GROUP BY order, so none reads the table or sorts the matching rows; only the
+// groups are ranked, and the latency percentiles sort one bucket. TestStatsQueryPlans
+// checks the plans, BenchmarkStats times them over 1,000,000 queries. "+time" stops
+// the planner from choosing the time index and then sorting every row to group them;
+// INDEXED BY pins the index a query was designed for.
+var statsQueries = map[string]string{
+	"total": `SELECT count(*), coalesce(sum(answered), 0) FROM queries INDEXED BY queries_time
+		WHERE day >= ? AND time >= ?`,
+	"day": `SELECT day, count(*) FROM queries INDEXED BY queries_time WHERE day >= ? AND time >= ?
+		GROUP BY day ORDER BY day`,
+	"platform": `SELECT platform, count(*) AS n FROM queries INDEXED BY queries_platform WHERE +time >= ?
+		GROUP BY platform ORDER BY n DESC, platform`,
+	// The question text comes from one row of each of the top groups only.
+	"asked": `SELECT (SELECT question_norm FROM queries WHERE rowid = g.r), g.n FROM (
+		SELECT question_key, count(*) AS n, max(rowid) AS r FROM queries INDEXED BY queries_question
+		WHERE +time >= ? GROUP BY question_key ORDER BY n DESC, question_key LIMIT ?) AS g`,
+	"unanswered": `SELECT (SELECT question_norm FROM queries WHERE rowid = g.r), g.n FROM (
+		SELECT question_key, count(*) AS n, max(rowid) AS r FROM queries INDEXED BY queries_question
+		WHERE answered = 0 AND +time >= ? GROUP BY question_key ORDER BY n DESC, question_key LIMIT ?) AS g`,
+	// Entries and sections both: an entry is in one section, so this is a few hundred rows.
+	"entries": `SELECT entry_id, section, count(*) FROM queries INDEXED BY queries_entry
+		WHERE answered = 1 AND +time >= ? GROUP BY entry_id, section`,
+	"votes": `SELECT entry_id, count(*) FILTER (WHERE vote = 1) AS up, count(*) FILTER (WHERE vote = -1) AS down
+		FROM feedback INDEXED BY feedback_entry WHERE +time >= ? AND entry_id <> '' GROUP BY entry_id
+		ORDER BY down DESC, up DESC, entry_id LIMIT ?`,
+	"latency_buckets": `SELECT latency_bucket, count(*) FROM queries INDEXED BY queries_latency WHERE +time >= ?
+		GROUP BY latency_bucket ORDER BY latency_bucket`,
+	"latency": `SELECT latency_us FROM queries INDEXED BY queries_latency
+		WHERE latency_bucket = ? AND time >= ? ORDER BY latency_us LIMIT 1 OFFSET ?`,
+}
+
+// Stats counts the queries and votes since opts.Since: totals, the answered share,
+// queries by platform and by UTC day, the most asked (normalised) questions, the most
+// used entries and sections, the most asked unanswered questions, votes per entry
+// (most down-voted first) and latency percentiles (nearest rank).
+//
+// It reads inside one read transaction, so all the numbers come from one snapshot of
+// the log, on a read-pool connection that never blocks the writer.
+func (d *DB) Stats(ctx context.Context, opts StatsOptions) (*bot.Stats, error) {
+	if d.isClosed() {
+		return nil, ErrClosed
+	}
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = defaultStatsLimit
+	}
+	since := sinceMicros(opts.Since)
+	tx, err := d.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("stats: %w", err)
+	}
+	defer tx.Rollback()
+
+	s := &bot.Stats{Since: opts.Since}
+	if err := tx.QueryRowContext(ctx, statsQueries["total"], dayOf(since), since).Scan(&s.Total, &s.Answered); err != nil {
+		return nil, fmt.Errorf("stats: count queries: %w", err)
+	}
+	if s.Total > 0 {
+		s.AnsweredPct = 100 * float64(s.Answered) / float64(s.Total)
+	}
+	if s.ByDay, err = byDay(ctx, tx, since); err != nil {
+		return nil, fmt.Errorf("stats: by day: %w", err)
+	}
+	if s.ByPlatform, err = counts(ctx, tx, statsQueries["platform"], since); err != nil {
+		return nil, fmt.Errorf("stats: by platform: %w", err)
+	}
+	if s.TopAsked, err = questions(ctx, tx, "asked", since, limit); err != nil {
+		return nil, fmt.Errorf("stats: most asked: %w", err)
+	}
+	if s.Unanswered, err = questions(ctx, tx, "unanswered", since, limit); err != nil {
+		return nil, fmt.Errorf("stats: unanswered: %w", err)
+	}
+	if s.TopEntries, s.TopSections, err = entries(ctx, tx, since, limit); err != nil {
+		return nil, fmt.Errorf("stats: entries: %w", err)
+	}
+	if s.Votes, err = votes(ctx, tx, since, limit); err != nil {
+		return nil, fmt.Errorf("stats: votes: %w", err)
+	}
+	if s.LatencyP50, s.LatencyP90, s.LatencyP99, err = latencies(ctx, tx, since); err != nil {
+		return nil, fmt.Errorf("stats: latency: %w", err)
+	}
+	return s, nil
+}
+
+// Unanswered returns the questions (normalised) that got no answer since the given
+// time, most asked first: what the knowledge base should learn next.
+func (d *DB) Unanswered(ctx context.Context, since time.Time, limit int) ([]bot.Count, error) {
+	if d.isClosed() {
+		return nil, ErrClosed
+	}
+	if limit <= 0 {
+		limit = defaultStatsLimit
+	}
+	cs, err := questions(ctx, d.r, "unanswered", sinceMicros(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("unanswered questions: %w", err)
+	}
+	return cs, nil
+}
+
+// querier is what the read helpers need from a *sql.DB or *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+var (
+	_ querier = (*sql.DB)(nil)
+	_ querier = (*sql.Tx)(nil)
+)
+
+// counts runs a "key, count" query.
+func counts(ctx context.Context, q querier, query string, args ...any) ([]bot.Count, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cs []bot.Count
+	for rows.Next() {
+		var c bot.Count
+		if err := rows.Scan(&c.Key, &c.Count); err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
+	}
+	return cs, rows.Err()
+}
+
+// questions runs the "asked" or "unanswered" query. SQL ranks the groups by count and
+// then by question key, a hash; here equal counts are put in text order, which reads
+// better and does not depend on the hash.
+func questions(ctx context.Context, q querier, which string, since int64, limit int) ([]bot.Count, error) {
+	cs, err := counts(ctx, q, statsQueries[which], since, limit)
+	slices.SortStableFunc(cs, byCountThenKey)
+	return cs, err
+}
+
+// byCountThenKey orders counts largest first, ties by key.
+func byCountThenKey(a, b bot.Count) int {
+	if a.Count != b.Count {
+		return cmp.Compare(b.Count, a.Count)
+	}
+	return strings.Compare(a.Key, b.Key)
+}
+
+// byDay counts queries per UTC day, oldest first, keyed YYYY-MM-DD.
+func byDay(ctx context.Context, q querier, since int64) ([]bot.Count, error) {
+	rows, err := q.QueryContext(ctx, statsQueries["day"], dayOf(since), since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cs []bot.Count
+	for rows.Next() {
+		var day int64
+		var n int
+		if err := rows.Scan(&day, &n); err != nil {
+			return nil, err
+		}
+		key := time.Unix(day*86400, 0).UTC().Format(time.DateOnly)
+		cs = append(cs, bot.Count{Key: key, Count: n})
+	}
+	return cs, rows.Err()
+}
+
+// entries returns the most used entries and sections, most used first.
+func entries(ctx context.Context, q querier, since int64, limit int) (top, sections []bot.Count, err error) {
+	rows, err := q.QueryContext(ctx, statsQueries["entries"], since)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	byEntry, bySection := map[string]int{}, map[string]int{}
+	for rows.Next() {
+		var entry, section string
+		var n int
+		if err := rows.Scan(&entry, &section, &n); err != nil {
+			return nil, nil, err
+		}
+		if entry != "" {
+			byEntry[entry] += n
+		}
+		if section != "" {
+			bySection[section] += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	return rank(byEntry, limit), rank(bySection, limit), nil
+}
+
+// rank returns the limit largest counts, largest first, ties by key.
+func rank(m map[string]int, limit int) []bot.Count {
+	cs := make([]bot.Count, 0, len(m))
+	for k, n := range m {
+		cs = append(cs, bot.Count{Key: k, Count: n})
+	}
+	slices.SortFunc(cs, byCountThenKey)
+	if len(cs) > limit {
+		cs = cs[:limit]
+	}
+	if len(cs) == 0 {
+		return nil
+	}
+	return cs
+}
+
+// votes returns the up and down votes per entry, most down-voted first: the answers
+// that most need a look.
+func votes(ctx context.Context, q querier, since int64, limit int) ([]bot.EntryVotes, error) {
+	rows, err := q.QueryContext(ctx, statsQueries["votes"], since, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var vs []bot.EntryVotes
+	for rows.Next() {
+		var v bot.EntryVotes
+		if err := rows.Scan(&v.EntryID, &v.Up, &v.Down); err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
+}
+
+// latencies returns the nearest-rank 50th, 90th and 99th latency percentiles of the
+// queries since the given time: the value at rank ceil(p/100*n) in latency order. One
+// pass over the latency index counts each bucket, which tells the bucket and the rank
+// inside it; then only that bucket is sorted.
+func latencies(ctx context.Context, q querier, since int64) (p50, p90, p99 time.Duration, err error) {
+	rows, err := q.QueryContext(ctx, statsQueries["latency_buckets"], since)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	type bucket struct{ id, n int64 }
+	var buckets []bucket
+	var total int64
+	for rows.Next() {
+		var b bucket
+		if err := rows.Scan(&b.id, &b.n); err != nil {
+			rows.Close()
+			return 0, 0, 0, err
+		}
+		buckets = append(buckets, b)
+		total += b.n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || total == 0 {
+		return 0, 0, 0, err
+	}
+	var out [3]time.Duration
+	for i, p := range []float64{50, 90, 99} {
+		rank := min(max(int64(math.Ceil(p/100*float64(total))), 1), total)
+		for _, b := range buckets {
+			if rank > b.n {
+				rank -= b.n
+				continue
+			}
+			var us int64
+			if err := q.QueryRowContext(ctx, statsQueries["latency"], b.id, since, rank-1).Scan(&us); err != nil {
+				return 0, 0, 0, err
+			}
+			out[i] = time.Duration(us) * time.Microsecond
+			break
+		}
+	}
+	return out[0], out[1], out[2], nil
+}
+
+// isClosed reports whether Close has been called.
+func (d *DB) isClosed() bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.closed
+}
