@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -171,6 +172,8 @@ type DB struct {
 type statements struct {
 	query, feedback, admin *sql.Stmt
 }
+
+var _ io.Closer = (*DB)(nil)
 
 // Path returns the file the log was opened on, as given to Open.
 func (d *DB) Path() string { return d.path }

@@ -19,10 +19,10 @@ import (
 // storedQuery is a queries row as the tests read it back.
 type storedQuery struct {
 	ID, Platform, Workspace, Chat, User, Question, Norm string
-	Time, Day, LatencyUS                                 int64
-	Answered                                             bool
-	EntryID, Section, Suggestions, KBVersion             string
-	Score                                                float64
+	Time, Day, LatencyUS                                int64
+	Answered                                            bool
+	EntryID, Section, Suggestions, KBVersion            string
+	Score                                               float64
 }
 
 func readQuery(t *testing.T, path, id string) storedQuery {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -69,13 +70,17 @@ var (
 // When the queue is full it waits up to Options.EnqueueTimeout for room, then drops q,
 // counts and logs it, and returns ErrQueueFull. After Close it returns ErrClosed.
 // A zero q.Time means now. The question is stored as valid UTF-8 (invalid bytes become
-// U+FFFD) and cut to bot.MaxQuestionLen bytes at a rune boundary.
+// U+FFFD) and cut to bot.MaxQuestionLen bytes at a rune boundary; the hashing, JSON and
+// normalising happen in the writer, off the reply path.
 func (d *DB) Record(q bot.Query) error {
 	if q.ID == "" {
 		return errEmptyQueryID
 	}
 	if q.Time.IsZero() {
 		q.Time = time.Now()
+	}
+	if len(q.Suggestions) > 0 {
+		q.Suggestions = slices.Clone(q.Suggestions) // the caller may reuse its slice
 	}
 	return d.enqueue(item{kind: kindQuery, query: q})
 }
@@ -136,8 +141,8 @@ func (d *DB) enqueue(it item) error {
 }
 
 // Flush waits until every record queued before the call has been committed (or, if its
-// batch failed, counted in Dropped and logged). It returns the error of the last batch
-// commit before it, if that failed.
+// batch failed, counted in Dropped and logged). If a batch failed since the previous
+// Flush, it returns that failure.
 func (d *DB) Flush(ctx context.Context) error {
 	_, err := d.do(ctx, &op{kind: opFlush})
 	if err != nil {
@@ -318,6 +323,7 @@ func (d *DB) run() {
 		}
 		timer.Stop()
 		d.commit(batch)
+		clear(batch) // let the committed records' strings go
 		d.maybeCheckpoint()
 	}
 }
@@ -365,6 +371,7 @@ func (d *DB) drainReady() {
 	}
 	if len(batch) > 0 {
 		d.commit(batch)
+		clear(batch)
 	}
 }
 
