@@ -159,7 +159,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 
 	// The read pool: query-only, so a bug cannot write behind the writer's back.
-	d.r, err = sql.Open("sqlite3", uri+"?_query_only=1&"+busy+"&_cache_size=-16384")
+	d.r, err = sql.Open(readerDriver, uri+"?_query_only=1&"+busy+"&_cache_size=-16384")
 	if err != nil {
 		return fail(fmt.Errorf("open log %s: %w", path, err))
 	}

@@ -349,10 +349,11 @@ func TestOpenOptions(t *testing.T) {
 			t.Errorf("Synchronous %q: synchronous=%d journal_mode=%s foreign_keys=%d wal_autocheckpoint=%d; want %d, wal, 1, 0",
 				tc.sync, got, mode, fk, auto, tc.want)
 		}
-		var ro int
+		var ro, mmap int
 		db.r.QueryRow(`PRAGMA query_only`).Scan(&ro)
-		if ro != 1 {
-			t.Errorf("read pool query_only = %d, want 1", ro)
+		db.r.QueryRow(`PRAGMA mmap_size`).Scan(&mmap)
+		if ro != 1 || mmap != 1<<30 {
+			t.Errorf("read pool query_only = %d, mmap_size = %d; want 1, %d", ro, mmap, 1<<30)
 		}
 		db.Close()
 	}

@@ -2,9 +2,12 @@
 
 package storage
 
-// writerDriver is the plain (stub) driver without cgo: Open fails at its first ping.
-const writerDriver = "sqlite3"
+// Without cgo the driver is a stub: Open fails at its first ping, with a message that
+// says to build with CGO_ENABLED=1. These keep the package compiling until then.
+const (
+	writerDriver = "sqlite3"
+	readerDriver = "sqlite3"
+)
 
-// sqliteCode reports nothing without cgo: the driver is a stub and Open fails at its
-// first ping, with a message that says to build with CGO_ENABLED=1.
+// sqliteCode reports nothing without cgo.
 func sqliteCode(err error) (int, bool) { return 0, false }
