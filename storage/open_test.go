@@ -41,7 +41,7 @@ func TestMigrations(t *testing.T) {
 		if err := rawDB(t, path).QueryRow(tables).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
-		if want := "admin_actions,feedback,queries"; got != want {
+		if want := "admin_actions,feedback,queries,state"; got != want {
 			t.Errorf("tables = %s, want %s", got, want)
 		}
 	})

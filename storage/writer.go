@@ -46,6 +46,7 @@ const (
 	opFlush opKind = iota + 1
 	opPurge
 	opForget
+	opSetState
 )
 
 // op is a request that travels through the queue behind the records enqueued before
@@ -55,6 +56,8 @@ type op struct {
 	kind   opKind
 	before time.Time // opPurge
 	user   string    // opForget, raw: the writer hashes it like the records
+	key    string    // opSetState
+	value  string    // opSetState
 	n      int64
 	err    error
 	done   chan struct{}
@@ -390,6 +393,13 @@ func (d *DB) runOp(o *op) {
 		o.n, o.err = d.forget(o.ctx, o.user)
 	case opPurge:
 		o.n, o.err = d.purge(o.ctx, o.before)
+	case opSetState:
+		_, o.err = d.w.ExecContext(o.ctx, `INSERT INTO state (key, value, updated_us) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_us = excluded.updated_us`,
+			o.key, o.value, time.Now().UnixMicro())
+		if o.err != nil {
+			o.err = fmt.Errorf("set state %s: %w", o.key, o.err)
+		}
 	}
 }
 
