@@ -3,6 +3,7 @@
 //
 // Usage:
 //
+//	scobot [serve] [flags]
 //	scobot ask [--json] [--kb DIR] [--no-log] [QUESTION...]
 //	scobot stats [--since 7d] [--json]
 //	scobot log export|forget
@@ -18,11 +19,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A second signal stops waiting for a graceful shutdown.
+	go func() { <-ctx.Done(); stop() }()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
@@ -60,8 +64,11 @@ const usage = `scobot answers questions about the OpEd "Embracing Leadership: Ka
 Presidency Of Shanghai Cooperation Organization In 2023".
 
 Usage:
-  scobot
-        answer questions typed in the terminal, one per line
+  scobot [serve] [flags]
+        run the bot: web chat, API, health and metrics on SCOBOT_ADDR, and Telegram
+        and Slack when their tokens are set (scobot serve --help lists the flags)
+  scobot healthcheck
+        exit 0 when the local server answers /healthz (for container health checks)
   scobot ask [--json] [--kb DIR] [--no-log] [QUESTION...]
         answer a question, or each line of standard input
   scobot eval [--kb DIR] [--min-answered F] [--min-declined F] FILE...
@@ -90,14 +97,15 @@ Environment (flags win):
 // run is the whole program. main calls it with the process's arguments, environment and
 // standard streams; tests call it with their own.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		// With no command, scobot answers questions typed in the terminal. (The bot
-		// server, with the web chat, Telegram and Slack, becomes the default when it
-		// exists.)
-		fmt.Fprintln(stderr, "Ask a question about the article, one per line (Ctrl-D to quit; scobot help for more).")
-		return runAsk(ctx, nil, getenv, stdin, stdout, stderr)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "-help" {
+		// Serving is the default: `scobot` and `scobot --addr ...` start the bot.
+		return runServe(ctx, args, getenv, stdout, stderr)
 	}
 	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], getenv, stdout, stderr)
 	case "ask":
 		return runAsk(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "eval":

@@ -160,16 +160,6 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-func TestNoCommandAsks(t *testing.T) {
-	out, errOut, err := runCmd(t, "who wrote the article\n", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(errOut, "Ask a question") || !strings.Contains(out, "Sneha Yadav") {
-		t.Errorf("scobot with no command: stdout %q, stderr %q; want an answer naming the author", out, errOut)
-	}
-}
-
 func mapWith(m map[string]string, k, v string) map[string]string {
 	out := map[string]string{k: v}
 	for mk, mv := range m {

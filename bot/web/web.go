@@ -1,0 +1,256 @@
+// Package web is scobot's HTTP adapter: a small chat page and the JSON API it uses
+// (/api/ask, /api/feedback). It speaks the bot core's types and renders answers as
+// HTML with the markup package; its page and script are embedded, so it loads nothing
+// from the internet.
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/scobot/scobot/bot"
+	"github.com/scobot/scobot/bot/markup"
+)
+
+// MaxBody is the largest request body the API reads.
+const MaxBody = 64 << 10
+
+// Handler is what the web adapter needs from the bot core (*bot.Core implements it).
+type Handler interface {
+	Handle(ctx context.Context, m bot.Message) bot.Reply
+	Vote(p bot.Platform, user, queryID string, v bot.Vote) (string, error)
+}
+
+var _ Handler = (*bot.Core)(nil)
+
+//go:embed assets
+var assets embed.FS
+
+// Server serves the chat page and the API.
+type Server struct {
+	h   Handler
+	log *slog.Logger
+}
+
+// New returns the web adapter.
+func New(h Handler, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{h: h, log: log}
+}
+
+// Register mounts the page and the API on mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	static, err := fs.Sub(assets, "assets")
+	if err != nil {
+		panic(err) // a constant path into the embedded files
+	}
+	files := http.FileServerFS(static)
+	mux.Handle("GET /{$}", files)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", files))
+	mux.HandleFunc("/api/ask", s.ask)
+	mux.HandleFunc("/api/feedback", s.feedback)
+}
+
+// AskResponse is /api/ask's answer: the fields of `scobot ask --json`, the query id for
+// feedback, and the answer rendered as HTML for the page.
+type AskResponse struct {
+	QueryID     string           `json:"query_id"`
+	Question    string           `json:"question"`
+	Answered    bool             `json:"answered"`
+	ID          string           `json:"id"`
+	Section     string           `json:"section"`
+	Title       string           `json:"title"`
+	Score       float64          `json:"score"`
+	Answer      string           `json:"answer"`
+	Suggestions []SuggestionJSON `json:"suggestions"`
+	Why         string           `json:"why"`
+
+	AnswerHTML     string `json:"answer_html,omitempty"`
+	SectionHeading string `json:"section_heading,omitempty"`
+	Quote          string `json:"quote,omitempty"`
+	Message        string `json:"message,omitempty"` // a decline or rate-limit sentence
+	Ambiguous      bool   `json:"ambiguous,omitempty"`
+}
+
+// SuggestionJSON is one "did you mean".
+type SuggestionJSON struct {
+	ID      string  `json:"id"`
+	Section string  `json:"section"`
+	Title   string  `json:"title"`
+	Score   float64 `json:"score"`
+}
+
+type askRequest struct {
+	Q     string `json:"q"`
+	Entry string `json:"entry"` // a suggestion clicked: answer with this entry
+	User  string `json:"user"`  // the page's anonymous visitor id
+}
+
+func (s *Server) ask(w http.ResponseWriter, r *http.Request) {
+	var req askRequest
+	switch r.Method {
+	case http.MethodGet:
+		req.Q, req.Entry, req.User = r.URL.Query().Get("q"), r.URL.Query().Get("entry"), r.URL.Query().Get("user")
+	case http.MethodPost:
+		if err := decodeJSON(w, r, &req); err != nil {
+			httpError(w, err.status, err.msg)
+			return
+		}
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		httpError(w, http.StatusMethodNotAllowed, "Use GET ?q=... or POST {\"q\": \"...\"}.")
+		return
+	}
+	if !utf8.ValidString(req.Q) || !utf8.ValidString(req.Entry) || !utf8.ValidString(req.User) {
+		httpError(w, http.StatusBadRequest, "The question is not valid UTF-8 text.")
+		return
+	}
+	m := bot.Message{Platform: bot.PlatformWeb, Chat: "web", User: visitor(req.User, r), Text: req.Q}
+	if req.Entry != "" {
+		m.Command, m.Text = bot.CmdEntry, req.Entry
+	} else if strings.TrimSpace(req.Q) == "" {
+		httpError(w, http.StatusBadRequest, "Ask a question: ?q=... or {\"q\": \"...\"}.")
+		return
+	}
+	rep := s.h.Handle(r.Context(), m)
+	if rep.Kind == bot.ReplyRateLimited {
+		w.Header().Set("Retry-After", "10")
+		httpError(w, http.StatusTooManyRequests, rep.Text)
+		return
+	}
+	writeJSON(w, http.StatusOK, toResponse(rep))
+}
+
+func toResponse(rep bot.Reply) AskResponse {
+	out := AskResponse{
+		QueryID:     rep.QueryID,
+		Question:    rep.Question,
+		Answered:    rep.Kind == bot.ReplyAnswer && rep.Answer != nil,
+		Suggestions: []SuggestionJSON{},
+		Why:         rep.Why,
+		Message:     rep.Text,
+		Ambiguous:   rep.Ambiguous,
+	}
+	if a := rep.Answer; a != nil {
+		out.ID, out.Section, out.Title, out.Answer = a.EntryID, a.Section, a.Title, a.Body
+		out.Score = float64(int64(a.Score*100+0.5)) / 100
+		out.AnswerHTML = markup.HTML(a.Body)
+		out.SectionHeading, out.Quote = a.SectionHeading, a.Quote
+	}
+	for _, sg := range rep.Suggestions {
+		out.Suggestions = append(out.Suggestions, SuggestionJSON{sg.ID, sg.Section, sg.Title, float64(int64(sg.Score*100+0.5)) / 100})
+	}
+	return out
+}
+
+type feedbackRequest struct {
+	QueryID string `json:"query_id"`
+	Vote    string `json:"vote"`
+	User    string `json:"user"`
+}
+
+func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		httpError(w, http.StatusMethodNotAllowed, "Use POST with {\"query_id\": \"...\", \"vote\": \"up\"}.")
+		return
+	}
+	var req feedbackRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		httpError(w, err.status, err.msg)
+		return
+	}
+	v, ok := bot.ParseVote(req.Vote)
+	if !ok {
+		httpError(w, http.StatusBadRequest, "The vote must be \"up\" or \"down\".")
+		return
+	}
+	if !validQueryID(req.QueryID) {
+		httpError(w, http.StatusBadRequest, "The query_id is missing or malformed.")
+		return
+	}
+	msg, err := s.h.Vote(bot.PlatformWeb, visitor(req.User, r), req.QueryID, v)
+	if err != nil {
+		s.log.Error("record vote", "err", err)
+		httpError(w, http.StatusServiceUnavailable, "Your vote could not be recorded. Please try again.")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"message": msg})
+}
+
+// validQueryID accepts the 36-character UUIDs the core makes.
+func validQueryID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i, c := range id {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return false
+			}
+		} else if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// visitor is the user id of a web request: the page's random visitor id when it sends
+// one, else "anonymous". IP addresses are not stored.
+func visitor(id string, _ *http.Request) string {
+	id = strings.TrimSpace(id)
+	if id == "" || len(id) > 64 {
+		return "anonymous"
+	}
+	return id
+}
+
+type requestError struct {
+	status int
+	msg    string
+}
+
+// decodeJSON reads a JSON body of at most MaxBody bytes into v.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) *requestError {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return &requestError{http.StatusUnsupportedMediaType, "Send JSON with Content-Type: application/json."}
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &requestError{http.StatusRequestEntityTooLarge, "The request is larger than 64 KB."}
+		}
+		return &requestError{http.StatusBadRequest, "The request is not valid JSON."}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &requestError{http.StatusBadRequest, "The request has data after the JSON object."}
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// httpError answers with a short sentence, as JSON so the page can show it.
+func httpError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
