@@ -257,7 +257,10 @@ func TestServeHotReload(t *testing.T) {
 	}
 	save([]byte(strings.Replace(string(good), "is one of the transportation corridors", "is one of the TRANSPORT corridors", 1)))
 	var after askResult
-	waitFor(t, func() bool { s.get(t, "/api/ask?q=trans-caspian", &after); return strings.Contains(after.Answer, "TRANSPORT") })
+	waitFor(t, func() bool {
+		s.get(t, "/api/ask?q=trans-caspian", &after)
+		return strings.Contains(after.Answer, "TRANSPORT")
+	})
 	ready.KBErrors = nil // the field is omitted when empty
 	s.get(t, "/readyz", &ready)
 	if len(ready.KBErrors) != 0 {
