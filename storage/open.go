@@ -143,7 +143,7 @@ func Open(path string, opts Options) (*DB, error) {
 	// gets SQLITE_BUSY without the busy handler). No cache=shared: it brings "database
 	// table is locked" errors that busy_timeout does not handle.
 	d.w, err = sql.Open(writerDriver, uri+"?_journal_mode=WAL&"+busy+
-		"&_txlock=immediate&_foreign_keys=on&_synchronous="+opts.Synchronous+"&_cache_size=-32768")
+		"&_txlock=immediate&_foreign_keys=on&_synchronous="+opts.Synchronous+"&_cache_size=-8192")
 	if err != nil {
 		return fail(fmt.Errorf("open log %s: %w", path, err))
 	}
@@ -159,7 +159,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 
 	// The read pool: query-only, so a bug cannot write behind the writer's back.
-	d.r, err = sql.Open(readerDriver, uri+"?_query_only=1&"+busy+"&_cache_size=-16384")
+	d.r, err = sql.Open(readerDriver, uri+"?_query_only=1&"+busy+"&_cache_size=-4096")
 	if err != nil {
 		return fail(fmt.Errorf("open log %s: %w", path, err))
 	}
