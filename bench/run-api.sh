@@ -15,7 +15,7 @@ go build -o "$tmp/apiload" ./bench/apiload
 port=$((20000 + RANDOM % 20000))
 "$tmp/scobot" serve --addr "127.0.0.1:$port" --db "$tmp/log.db" --rate 0 --log-level warn >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 50); do "$tmp/scobot" healthcheck --addr "127.0.0.1:$port" >/dev/null 2>&1 && break; sleep 0.1; done
 "$tmp/apiload" -url "http://127.0.0.1:$port" -d "$dur" -c "$workers" | tee "$tmp/load"
 rss=$(awk '/VmHWM/ {print $2, $3}' "/proc/$pid/status")
 kill -TERM "$pid"

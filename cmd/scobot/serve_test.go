@@ -59,6 +59,9 @@ type server struct {
 	mu     *sync.Mutex
 }
 
+// testSalt is a secret the server is given; it must never show in its output.
+const testSalt = "s3cret-salt-do-not-log"
+
 var listening = regexp.MustCompile(`answering on (http://\S+)`)
 
 func startServer(t *testing.T, args ...string) *server {
@@ -66,7 +69,7 @@ func startServer(t *testing.T, args ...string) *server {
 	bin := scobotBinary(t)
 	db := filepath.Join(t.TempDir(), "log.db")
 	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--reload-debounce", "50ms", "--rate", "0"}, args...)...)
-	cmd.Env = append(os.Environ(), "SCOBOT_USER_SALT=", "TELEGRAM_BOT_TOKEN=", "SLACK_SIGNING_SECRET=", "SLACK_APP_TOKEN=")
+	cmd.Env = append(os.Environ(), "SCOBOT_USER_SALT="+testSalt, "TELEGRAM_BOT_TOKEN=", "SLACK_SIGNING_SECRET=", "SLACK_APP_TOKEN=")
 	stdout, _ := cmd.StdoutPipe()
 	s := &server{cmd: cmd, db: db, stderr: &strings.Builder{}, mu: &sync.Mutex{}}
 	errPipe, _ := cmd.StderrPipe()
@@ -183,7 +186,10 @@ func TestServeEndToEnd(t *testing.T) {
 	if err := s.cmd.Wait(); err != nil {
 		t.Fatalf("scobot serve after SIGTERM: %v, want exit 0\n%s", err, s.logs())
 	}
-	db, err := storage.Open(s.db, storage.Options{})
+	if strings.Contains(s.logs(), testSalt) {
+		t.Errorf("the server's log shows the user salt")
+	}
+	db, err := storage.Open(s.db, storage.Options{UserSalt: []byte(testSalt)})
 	if err != nil {
 		t.Fatal(err)
 	}
