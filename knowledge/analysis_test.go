@@ -152,3 +152,35 @@ func TestSameTerms(t *testing.T) {
 		}
 	}
 }
+
+func TestAsksForNumber(t *testing.T) {
+	tests := []struct {
+		q    string
+		want bool
+	}{
+		{"When is the next SCO summit?", true},
+		{"How old is Sneha Yadav?", true},
+		{"how many founding members", true},
+		{"What year was the charter signed", true},
+		{"How does Kazakhstan fight terrorism?", false},
+		{"which transport corridors", false},
+		{"What is the SCO Interbank Consortium?", false},
+	}
+	for _, tt := range tests {
+		buf, toks, _ := tokenize(nil, nil, tt.q, MaxQueryBytes)
+		if got := asksForNumber(buf, toks); got != tt.want {
+			t.Errorf("asksForNumber(%q) = %v, want %v", tt.q, got, tt.want)
+		}
+	}
+}
+
+func TestStatesNumber(t *testing.T) {
+	for _, tt := range []struct {
+		text string
+		want bool
+	}{{"from July 2023 to July 2024", true}, {"the six founding members", true}, {"cultural festivals", false}} {
+		if got := statesNumber(tt.text); got != tt.want {
+			t.Errorf("statesNumber(%q) = %v, want %v", tt.text, got, tt.want)
+		}
+	}
+}

@@ -31,6 +31,10 @@ type Params struct {
 	NameWeight float64
 	// MinSuggestion is the lowest confidence worth offering as "did you mean".
 	MinSuggestion float64
+	// NumberPenalty multiplies the score of an entry that states no number or date when
+	// the question asks for one ("how many", "when", "what year"): such an entry can only
+	// be the answer if it matches very well.
+	NumberPenalty float64
 }
 
 // DefaultParams are the parameters Load uses.
@@ -44,6 +48,7 @@ var DefaultParams = Params{
 	UnknownWeight: 0.8,
 	NameWeight:    1.5,
 	MinSuggestion: 0.1,
+	NumberPenalty: 0.6,
 }
 
 const (
@@ -83,6 +88,8 @@ type index struct {
 	typos    typoIndex
 	stems    *stemCache
 	numDocs  int
+	// hasNumber is set for entries whose title or answer states a number or a date.
+	hasNumber []bool
 
 	buildStems map[string]string // memo of stems while building; nil afterwards
 }
@@ -264,6 +271,10 @@ func (x *index) build(entries []*Entry) {
 	bs := [numFields]float64{p.BQuestions, p.BKeywords, p.BTitle, p.BBody}
 	n := len(entries)
 	x.numDocs = n
+	x.hasNumber = make([]bool, n)
+	for d, e := range entries {
+		x.hasNumber[d] = statesNumber(e.Title + " " + e.Body)
+	}
 	type fieldTerms struct {
 		tf  map[int32]int
 		len int
@@ -345,4 +356,19 @@ func (x *index) build(entries []*Entry) {
 			x.typos.add(typoWord{surface: w, runes: []rune(w), term: t, df: c})
 		}
 	}
+}
+
+// numberWords are the number words answers use instead of digits.
+var numberWords = toSet("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+	"eleven", "twelve", "twenty", "thirty", "hundred", "thousand", "million", "billion", "dozen")
+
+// statesNumber reports whether text contains a digit or a number word.
+func statesNumber(text string) bool {
+	buf, toks, _ := tokenize(nil, nil, text, len(text))
+	for _, t := range toks {
+		if t.digits || numberWords[string(buf[t.start:t.end])] {
+			return true
+		}
+	}
+	return false
 }

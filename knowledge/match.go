@@ -263,9 +263,13 @@ func (kb *KB) search(s *scratch, question string, top []ranked) (int, float64, W
 			s.scores[ps.doc] += q.weight * float64(ps.w)
 		}
 	}
+	wantsNumber := asksForNumber(s.buf, s.toks)
 	n := 0
 	for _, d := range s.touched {
 		sc := s.scores[d] / denom // unclipped, so strong matches still rank apart
+		if wantsNumber && !x.hasNumber[d] {
+			sc *= p.NumberPenalty
+		}
 		s.scores[d] = 0
 		r := ranked{doc: d, score: sc}
 		// Insert into top, kept sorted by score and then entry order.
@@ -378,4 +382,33 @@ func (kb *KB) Terms(text string) []string {
 		out = append(out, kb.idx.names[q.term])
 	}
 	return out
+}
+
+// asksForNumber reports whether a question asks for a quantity or a date: "how many",
+// "how much", "how old", "how long", "when", "what year". An answer that states no
+// number cannot answer it, which is how questions like "How old is the author?" or
+// "When is the next summit?" are told apart from the article's topics they name.
+func asksForNumber(buf []byte, toks []token) bool {
+	for i, t := range toks {
+		w := string(buf[t.start:t.end])
+		switch w {
+		case "when":
+			return true
+		case "how":
+			if i+1 < len(toks) {
+				switch string(buf[toks[i+1].start:toks[i+1].end]) {
+				case "many", "much", "old", "long", "big", "large", "far", "often", "soon":
+					return true
+				}
+			}
+		case "year", "date", "years":
+			if i > 0 {
+				switch string(buf[toks[i-1].start:toks[i-1].end]) {
+				case "what", "which":
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

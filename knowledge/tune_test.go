@@ -31,10 +31,10 @@ func TestTune(t *testing.T) {
 		top1, decl, o float64
 	}
 	var results []result
-	for _, wq := range []float64{3, 5} {
-		for _, wk := range []float64{2, 3} {
-			for _, wt := range []float64{1, 2} {
-				for _, bq := range []float64{0.3, 0.6} {
+	for _, wq := range []float64{4} {
+		for _, wk := range []float64{3} {
+			for _, wt := range []float64{2} {
+				for _, bq := range []float64{0.5} {
 					for _, uw := range []float64{0.4, 0.5, 0.6, 0.7, 0.8, 1.0} {
 						p := DefaultParams
 						p.WQuestions, p.WKeywords, p.WTitle, p.BQuestions, p.UnknownWeight = wq, wk, wt, bq, uw
@@ -43,7 +43,7 @@ func TestTune(t *testing.T) {
 							t.Fatal(err)
 						}
 						// For each parameter set, pick the threshold that balances the two rates.
-						for _, th := range []float64{0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65} {
+						for _, th := range []float64{0.4, 0.45, 0.5, 0.55, 0.6, 0.65} {
 							kb.idx.params.Threshold = th
 							r := Evaluate(kb, qs)
 							results = append(results, result{kb.idx.params, r.Top1Rate(), r.DeclinedRate(), min(r.Top1Rate(), r.DeclinedRate())*2 + r.Top1Rate() + r.DeclinedRate()})
