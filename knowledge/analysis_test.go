@@ -184,3 +184,28 @@ func TestStatesNumber(t *testing.T) {
 		}
 	}
 }
+
+func TestAnalyzerLanguages(t *testing.T) {
+	for _, tt := range []struct {
+		lang     Language
+		in, want string
+		stop     string
+	}{
+		{English, "presidencies", "presid", "the"},
+		{Russian, "председательства", "председательств", "и"},
+	} {
+		a, err := NewAnalyzer(tt.lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Stem(tt.in); got != tt.want {
+			t.Errorf("%s Stem(%q) = %q, want %q", tt.lang, tt.in, got, tt.want)
+		}
+		if !a.IsStop(tt.stop) {
+			t.Errorf("%s IsStop(%q) = false", tt.lang, tt.stop)
+		}
+	}
+	if _, err := NewAnalyzer("klingon"); err == nil {
+		t.Errorf("NewAnalyzer(klingon): no error")
+	}
+}
