@@ -154,9 +154,12 @@ func SlackMrkdwn(md string) string {
 	}, "• ")
 }
 
+// slackEscaper is built once: a Replacer is costly to build and safe to share.
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
 // SlackEscape escapes the three characters Slack treats as control characters.
 func SlackEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return slackEscaper.Replace(s)
 }
 
 // HTML renders md as web HTML: <p>, <ul><li>, <strong>, <em>, and links that open in a
