@@ -3,15 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-
-	"github.com/scobot/scobot/bot"
-	"github.com/scobot/scobot/storage"
 )
 
 // watch reloads the knowledge base when its directory changes. Editors save by writing
@@ -60,10 +56,4 @@ func (r *kbReloader) watch(ctx context.Context, debounce time.Duration) error {
 // backup files. Their churn must not trigger reloads.
 func ignoredName(name string) bool {
 	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") || strings.HasSuffix(name, ".swp") || strings.HasSuffix(name, ".tmp")
-}
-
-// startAdapters switches on the chat platforms whose environment variables are set and
-// mounts their HTTP endpoints on mux.
-func startAdapters(ctx context.Context, getenv func(string) string, core *bot.Core, db *storage.DB, mux *http.ServeMux, logger interface{}) (map[string]adapter, error) {
-	return map[string]adapter{}, nil
 }
