@@ -106,20 +106,27 @@ func TestServeWithAdapters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var readers sync.WaitGroup
+	readers.Add(2)
 	go func() {
+		defer readers.Done()
 		b, _ := io.ReadAll(stderr)
 		logMu.Lock()
 		logs.Write(b)
 		logMu.Unlock()
 	}()
 	urlc := make(chan string, 1)
-	var out strings.Builder
+	var out strings.Builder // guarded by logMu
 	go func() {
+		defer readers.Done()
 		buf := make([]byte, 4096)
 		for {
 			n, err := stdout.Read(buf)
+			logMu.Lock()
 			out.Write(buf[:n])
-			if m := listening.FindStringSubmatch(out.String()); m != nil {
+			m := listening.FindStringSubmatch(out.String())
+			logMu.Unlock()
+			if m != nil {
 				select {
 				case urlc <- m[1]:
 				default:
@@ -134,7 +141,7 @@ func TestServeWithAdapters(t *testing.T) {
 	select {
 	case base = <-urlc:
 	case <-time.After(20 * time.Second):
-		t.Fatalf("serve did not start: %s", out.String())
+		t.Fatalf("serve did not start")
 	}
 
 	waitFor(t, func() bool { return strings.Contains(tg.sentText(), "Trans-Caspian") })
@@ -186,6 +193,7 @@ func TestServeWithAdapters(t *testing.T) {
 	}
 
 	cmd.Process.Signal(syscall.SIGTERM)
+	readers.Wait() // the pipes end when the process exits; read them all before Wait
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("serve after SIGTERM: %v", err)
 	}
