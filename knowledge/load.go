@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -92,6 +93,12 @@ func Load(fsys fs.FS) (*KB, error) {
 	return LoadParams(fsys, DefaultParams)
 }
 
+// file is an answer file read from a knowledge base, waiting to be parsed.
+type file struct {
+	name string
+	data []byte
+}
+
 // LoadParams is Load with matcher parameters other than DefaultParams, for tuning.
 func LoadParams(fsys fs.FS, p Params) (*KB, error) {
 	names, err := fs.Glob(fsys, "*")
@@ -106,6 +113,7 @@ func LoadParams(fsys fs.FS, p Params) (*KB, error) {
 		synData  []byte
 		haveSyns bool
 		hash     = sha256.New()
+		files    []file
 	)
 	for _, name := range names {
 		if strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") {
@@ -134,11 +142,31 @@ func LoadParams(fsys fs.FS, p Params) (*KB, error) {
 		case strings.EqualFold(name, "README.md"):
 			// Admins may keep notes beside the answers.
 		default:
-			e, ps := ParseEntry(name, data)
-			probs = append(probs, ps...)
-			if e != nil {
-				entries = append(entries, e)
+			files = append(files, file{name, data})
+		}
+	}
+	// Parsing the YAML is most of the cost of a large knowledge base, and files are
+	// independent, so they are parsed on every core; results keep the files' order.
+	parsed := make([]struct {
+		e     *Entry
+		probs []Problem
+	}, len(files))
+	var wg sync.WaitGroup
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(files)/64))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(files); i += workers {
+				parsed[i].e, parsed[i].probs = ParseEntry(files[i].name, files[i].data)
 			}
+		}()
+	}
+	wg.Wait()
+	for _, p := range parsed {
+		probs = append(probs, p.probs...)
+		if p.e != nil {
+			entries = append(entries, p.e)
 		}
 	}
 	if article == "" {
