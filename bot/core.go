@@ -68,6 +68,7 @@ type Reply struct {
 	Answer      *AnswerView
 	Suggestions []EntryRef
 	Ambiguous   bool
+	Score       float64 // the confidence of a declined question's best candidate
 	Why         string
 	Text        string
 	Topics      []Topic
@@ -258,6 +259,7 @@ func (c *Core) ask(m Message) Reply {
 	} else {
 		r.Kind = ReplyDecline
 		r.Text = "The article doesn't cover that."
+		r.Score = a.Score
 	}
 	for _, s := range r.Suggestions {
 		q.Suggestions = append(q.Suggestions, s.ID)

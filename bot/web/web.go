@@ -65,30 +65,14 @@ func (s *Server) Register(mux *http.ServeMux) {
 // AskResponse is /api/ask's answer: the fields of `scobot ask --json`, the query id for
 // feedback, and the answer rendered as HTML for the page.
 type AskResponse struct {
-	QueryID     string           `json:"query_id"`
-	Question    string           `json:"question"`
-	Answered    bool             `json:"answered"`
-	ID          string           `json:"id"`
-	Section     string           `json:"section"`
-	Title       string           `json:"title"`
-	Score       float64          `json:"score"`
-	Answer      string           `json:"answer"`
-	Suggestions []SuggestionJSON `json:"suggestions"`
-	Why         string           `json:"why"`
+	QueryID string `json:"query_id"`
+	bot.AnswerJSON
 
 	AnswerHTML     string `json:"answer_html,omitempty"`
 	SectionHeading string `json:"section_heading,omitempty"`
 	Quote          string `json:"quote,omitempty"`
 	Message        string `json:"message,omitempty"` // a decline or rate-limit sentence
 	Ambiguous      bool   `json:"ambiguous,omitempty"`
-}
-
-// SuggestionJSON is one "did you mean".
-type SuggestionJSON struct {
-	ID      string  `json:"id"`
-	Section string  `json:"section"`
-	Title   string  `json:"title"`
-	Score   float64 `json:"score"`
 }
 
 type askRequest struct {
@@ -133,23 +117,10 @@ func (s *Server) ask(w http.ResponseWriter, r *http.Request) {
 }
 
 func toResponse(rep bot.Reply) AskResponse {
-	out := AskResponse{
-		QueryID:     rep.QueryID,
-		Question:    rep.Question,
-		Answered:    rep.Kind == bot.ReplyAnswer && rep.Answer != nil,
-		Suggestions: []SuggestionJSON{},
-		Why:         rep.Why,
-		Message:     rep.Text,
-		Ambiguous:   rep.Ambiguous,
-	}
+	out := AskResponse{QueryID: rep.QueryID, AnswerJSON: bot.NewAnswerJSON(rep), Message: rep.Text, Ambiguous: rep.Ambiguous}
 	if a := rep.Answer; a != nil {
-		out.ID, out.Section, out.Title, out.Answer = a.EntryID, a.Section, a.Title, a.Body
-		out.Score = float64(int64(a.Score*100+0.5)) / 100
 		out.AnswerHTML = markup.HTML(a.Body)
 		out.SectionHeading, out.Quote = a.SectionHeading, a.Quote
-	}
-	for _, sg := range rep.Suggestions {
-		out.Suggestions = append(out.Suggestions, SuggestionJSON{sg.ID, sg.Section, sg.Title, float64(int64(sg.Score*100+0.5)) / 100})
 	}
 	return out
 }

@@ -8,54 +8,18 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/scobot/scobot/bot"
-	"github.com/scobot/scobot/knowledge"
-	"github.com/scobot/scobot/storage"
 )
 
-// askJSON is one line of `scobot ask --json`. The field set is fixed: scripts rely on it.
-type askJSON struct {
-	Question    string           `json:"question"`
-	Answered    bool             `json:"answered"`
-	ID          string           `json:"id"`
-	Section     string           `json:"section"`
-	Title       string           `json:"title"`
-	Score       float64          `json:"score"`
-	Answer      string           `json:"answer"`
-	Suggestions []suggestionJSON `json:"suggestions"`
-	Why         string           `json:"why"`
-}
+// discardLog is the query log of `ask --no-log`: it records nothing.
+type discardLog struct{}
 
-type suggestionJSON struct {
-	ID      string  `json:"id"`
-	Section string  `json:"section"`
-	Title   string  `json:"title"`
-	Score   float64 `json:"score"`
-}
+func (discardLog) Record(bot.Query) error          { return nil }
+func (discardLog) RecordFeedback(bot.Feedback) error { return nil }
+func (discardLog) RecordAdmin(bot.AdminAction) error { return nil }
 
-// round2 keeps scores readable and stable across platforms' float formatting.
-func round2(f float64) float64 {
-	return float64(int64(f*100+0.5)) / 100
-}
-
-func toJSON(a knowledge.Answer) askJSON {
-	out := askJSON{
-		Question:    a.Question,
-		Answered:    a.Answered,
-		Score:       round2(a.Score),
-		Suggestions: []suggestionJSON{},
-		Why:         a.Why.String(),
-	}
-	if a.Answered {
-		out.ID, out.Section, out.Title, out.Answer = a.Entry.ID, a.Entry.Section, a.Entry.Title, a.Entry.Body
-	}
-	for _, s := range a.Suggestions {
-		out.Suggestions = append(out.Suggestions, suggestionJSON{s.Entry.ID, s.Entry.Section, s.Entry.Title, round2(s.Score)})
-	}
-	return out
-}
+var _ bot.QueryLog = discardLog{}
 
 func runAsk(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) (err error) {
 	fs := newFlags("ask", stderr)
@@ -70,10 +34,11 @@ func runAsk(ctx context.Context, args []string, getenv func(string) string, stdi
 	if err != nil {
 		return err
 	}
-	var db *storage.DB
+	var log bot.QueryLog = discardLog{}
 	if !*noLog {
-		if db, err = lf.open(getenv, newLogger(stderr)); err != nil {
-			return err
+		db, oerr := lf.open(getenv, newLogger(stderr))
+		if oerr != nil {
+			return oerr
 		}
 		// Close drains the log's queue: every question answered is recorded, also
 		// when an interrupt ends the command.
@@ -82,27 +47,28 @@ func runAsk(ctx context.Context, args []string, getenv func(string) string, stdi
 				err = fmt.Errorf("close query log: %w", cerr)
 			}
 		}()
+		log = db
+	}
+	holder := &bot.KBHolder{}
+	holder.Store(kb)
+	core, err := bot.NewCore(bot.Config{KB: holder, Log: log, Logger: newLogger(stderr)})
+	if err != nil {
+		return err
 	}
 	user := getenv("USER")
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	answer := func(q string) error {
-		start := time.Now()
-		a := kb.Answer(q)
-		if db != nil {
-			if err := db.Record(queryRecord(bot.PlatformCLI, user, kb, a, time.Since(start))); err != nil {
-				fmt.Fprintf(stderr, "scobot: record query: %v\n", err)
-			}
-		}
+		r := core.Handle(ctx, bot.Message{Platform: bot.PlatformCLI, User: user, Text: q})
 		if *asJSON {
-			b, err := json.Marshal(toJSON(a))
+			b, err := json.Marshal(bot.NewAnswerJSON(r))
 			if err != nil {
 				return fmt.Errorf("encode answer: %w", err)
 			}
 			w.Write(b)
 			w.WriteByte('\n')
 		} else {
-			printAnswer(w, a)
+			printAnswer(w, r)
 		}
 		return w.Flush() // answer each question as it comes, not at the end
 	}
@@ -182,27 +148,28 @@ func eachLine(ctx context.Context, r io.Reader, fn func(string) error) error {
 	}
 }
 
-func printAnswer(w io.Writer, a knowledge.Answer) {
-	if !a.Answered {
-		fmt.Fprintln(w, "The article doesn't cover that.")
-	} else {
-		e := a.Entry
-		sec, _ := knowledge.SectionByID(e.Section)
-		fmt.Fprintf(w, "%s\n\n%s\n\nSource: %s", e.Title, e.Body, sec.Heading)
-		if e.Quote != "" {
-			fmt.Fprintf(w, ": %q", e.Quote)
+func printAnswer(w io.Writer, r bot.Reply) {
+	if a := r.Answer; a != nil {
+		fmt.Fprintf(w, "%s\n\n%s\n\nSource: %s", a.Title, a.Body, a.SectionHeading)
+		if a.Quote != "" {
+			fmt.Fprintf(w, ": %q", a.Quote)
 		}
 		fmt.Fprintln(w)
+	} else {
+		fmt.Fprintln(w, r.Text)
 	}
-	if len(a.Suggestions) > 0 {
-		if a.Answered {
+	if len(r.Suggestions) > 0 {
+		if r.Answer != nil {
 			fmt.Fprintln(w, "\nOr did you mean:")
 		} else {
 			fmt.Fprintln(w, "Did you mean:")
 		}
-		for _, s := range a.Suggestions {
-			fmt.Fprintf(w, "  - %s (%s, %.2f)\n", s.Entry.Title, s.Entry.ID, s.Score)
+		for _, s := range r.Suggestions {
+			fmt.Fprintf(w, "  - %s (%s, %.2f)\n", s.Title, s.ID, s.Score)
 		}
 	}
-	fmt.Fprintf(w, "(why: %s)\n\n", a.Why)
+	if r.Why != "" {
+		fmt.Fprintf(w, "(why: %s)\n", r.Why)
+	}
+	fmt.Fprintln(w)
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/scobot/scobot/bot"
-	"github.com/scobot/scobot/knowledge"
 	"github.com/scobot/scobot/storage"
 )
 
@@ -83,28 +82,6 @@ func since(s string, now time.Time) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return now.Add(-d), nil
-}
-
-// queryRecord turns an answer into the query log's record.
-func queryRecord(p bot.Platform, user string, kb *knowledge.KB, a knowledge.Answer, latency time.Duration) bot.Query {
-	q := bot.Query{
-		ID:        bot.NewQueryID(),
-		Time:      time.Now().UTC(),
-		Platform:  p,
-		User:      user,
-		Question:  a.Question,
-		Answered:  a.Answered,
-		Score:     a.Score,
-		KBVersion: kb.Version,
-		Latency:   latency,
-	}
-	if a.Answered {
-		q.EntryID, q.Section = a.Entry.ID, a.Entry.Section
-	}
-	for _, s := range a.Suggestions {
-		q.Suggestions = append(q.Suggestions, s.Entry.ID)
-	}
-	return q
 }
 
 func runStats(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
