@@ -15,7 +15,7 @@ import (
 // discardLog is the query log of `ask --no-log`: it records nothing.
 type discardLog struct{}
 
-func (discardLog) Record(bot.Query) error          { return nil }
+func (discardLog) Record(bot.Query) error            { return nil }
 func (discardLog) RecordFeedback(bot.Feedback) error { return nil }
 func (discardLog) RecordAdmin(bot.AdminAction) error { return nil }
 
