@@ -60,6 +60,29 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET /static/", http.StripPrefix("/static/", files))
 	mux.HandleFunc("/api/ask", s.ask)
 	mux.HandleFunc("/api/feedback", s.feedback)
+	mux.HandleFunc("GET /api/topics", s.topics)
+}
+
+// TopicJSON is one article section and its answers, for the page's topic buttons.
+type TopicJSON struct {
+	Section string               `json:"section"`
+	Heading string               `json:"heading"`
+	Entries []bot.SuggestionJSON `json:"entries"`
+}
+
+// topics lists what the article covers: the page offers it when a question is declined
+// and nothing comes close.
+func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
+	rep := s.h.Handle(r.Context(), bot.Message{Platform: bot.PlatformWeb, Command: bot.CmdTopics})
+	out := []TopicJSON{}
+	for _, t := range rep.Topics {
+		tj := TopicJSON{Section: t.Section, Heading: t.Heading, Entries: []bot.SuggestionJSON{}}
+		for _, e := range t.Entries {
+			tj.Entries = append(tj.Entries, bot.SuggestionJSON{ID: e.ID, Section: e.Section, Title: e.Title})
+		}
+		out = append(out, tj)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // AskResponse is /api/ask's answer: the fields of `scobot ask --json`, the query id for

@@ -160,6 +160,18 @@ func TestPage(t *testing.T) {
 	}
 }
 
+func TestTopics(t *testing.T) {
+	srv, _ := newServer(t, 0)
+	code, body := do(t, "GET", srv.URL+"/api/topics", "", "")
+	var topics []TopicJSON
+	if err := json.Unmarshal([]byte(body), &topics); code != 200 || err != nil {
+		t.Fatalf("GET /api/topics = %d %v", code, err)
+	}
+	if len(topics) != len(knowledge.Sections) || len(topics[0].Entries) == 0 {
+		t.Errorf("topics = %d sections (first has %d entries), want %d sections with entries", len(topics), len(topics[0].Entries), len(knowledge.Sections))
+	}
+}
+
 func FuzzValidQueryID(f *testing.F) {
 	f.Add("01a21d15-8e06-787e-876d-f8acb2616205")
 	f.Add("")

@@ -73,6 +73,14 @@
       });
       box.appendChild(row);
     }
+    if (!d.answered && !(d.suggestions && d.suggestions.length)) {
+      const row = el("div", "actions");
+      const b = el("button", "", "What does the article cover?");
+      b.type = "button";
+      b.addEventListener("click", function () { b.disabled = true; showTopics(box); });
+      row.appendChild(b);
+      box.appendChild(row);
+    }
     if (d.query_id && d.answered) {
       const row = el("div", "actions");
       const note = el("span", "note");
@@ -97,6 +105,32 @@
       });
       row.appendChild(note);
       box.appendChild(row);
+    }
+  }
+
+  // A link like /?q=trans-caspian asks its question when the page opens, so answers can
+  // be shared.
+  const initial = new URLSearchParams(window.location.search).get("q");
+  if (initial && initial.trim()) ask({ q: initial.trim().slice(0, 500) }, initial.trim().slice(0, 500));
+
+  // showTopics lists the article's sections, each with a button for its overview answer.
+  async function showTopics(box) {
+    try {
+      const res = await fetch("/api/topics");
+      const topics = await res.json();
+      const list = el("div", "actions");
+      topics.forEach(function (t) {
+        const first = t.entries.find(function (e) { return e.id === "section-" + t.section; }) || t.entries[0];
+        if (!first) return;
+        const b = el("button", "", t.heading);
+        b.type = "button";
+        b.addEventListener("click", function () { ask({ entry: first.id }, t.heading); });
+        list.appendChild(b);
+      });
+      box.appendChild(list);
+      scroll();
+    } catch (e) {
+      box.appendChild(el("p", "err", "The topics could not be loaded."));
     }
   }
 
