@@ -209,3 +209,11 @@ func TestAnalyzerLanguages(t *testing.T) {
 		t.Errorf("NewAnalyzer(klingon): no error")
 	}
 }
+
+func TestSingleDigitsAreRead(t *testing.T) {
+	kb := embeddedKB(t)
+	// The knowledge base has no "9", so it must count as an unknown number.
+	if got := kb.Answer("9 members 2023").Why.Unknown; len(got) != 1 || got[0] != "9" {
+		t.Errorf(`Answer("9 members 2023").Why.Unknown = %q, want ["9"]: a digit is a word`, got)
+	}
+}

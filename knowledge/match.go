@@ -322,7 +322,7 @@ func (x *index) matchPhraseAt(s *scratch, i int) (int, int32) {
 // (a stop word, a single letter), -1 for a word the knowledge base does not know.
 // Known words take the fast path, a map lookup that does not allocate.
 func (x *index) resolve(w []byte, t token, why *Why) (int32, int8) {
-	if x.an.stop[string(w)] || (len(w) < 2) {
+	if x.an.stop[string(w)] || (len(w) < 2 && !t.digits) {
 		return -2, 0
 	}
 	if id, ok := x.surfaces[string(w)]; ok {

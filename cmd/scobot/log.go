@@ -60,13 +60,13 @@ func parseAge(s string) (time.Duration, error) {
 	unit := map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour}
 	if u, ok := unit[s[len(s)-1]]; ok {
 		n, err := strconv.ParseFloat(s[:len(s)-1], 64)
-		if err != nil || !(n >= 0 && n <= 100*365) { // written so NaN fails too
+		if err != nil || !(n >= 0 && n*float64(u) <= float64(100*365*24*time.Hour)) { // NaN fails too
 			return 0, fmt.Errorf("%q is not an age like 90d, 2w or 36h", s)
 		}
 		return time.Duration(n * float64(u)), nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
+	if err != nil || d < 0 || d > 100*365*24*time.Hour {
 		return 0, fmt.Errorf("%q is not an age like 90d, 2w or 36h", s)
 	}
 	return d, nil

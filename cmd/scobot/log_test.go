@@ -33,6 +33,8 @@ func TestParseAge(t *testing.T) {
 		{"d", 0, false},
 		{"forever", 0, false},
 		{"-5h", 0, false},
+		{"20000w", 0, false}, // would overflow time.Duration
+		{"36500d", 100 * 365 * 24 * time.Hour, true},
 	}
 	for _, tt := range tests {
 		got, err := parseAge(tt.in)
@@ -185,5 +187,16 @@ func TestAskSIGTERMLosesNothing(t *testing.T) {
 	}
 	if answers == 0 || st.Total != answers {
 		t.Errorf("after SIGTERM: %d answers printed, %d queries in the log; want the same, and more than 0", answers, st.Total)
+	}
+}
+
+func TestIgnoredName(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		want bool
+	}{{"tourism.md", false}, {".tourism.md.swp", true}, {"tourism.md~", true}, {".x.tmp", true}, {"..data", false}, {"..2026_11_27", false}} {
+		if got := ignoredName(tt.name); got != tt.want {
+			t.Errorf("ignoredName(%q) = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

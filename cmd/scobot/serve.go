@@ -235,6 +235,10 @@ loop:
 	case <-sctx.Done():
 		logger.Error("adapters did not stop in time")
 	}
+	// The log gets a deadline of its own: a slow client that used up the first one must
+	// not cost the queries already answered.
+	dctx, dcancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer dcancel()
 	dbClosed = true
 	closed := make(chan error, 1)
 	go func() { closed <- db.Close() }()
@@ -246,7 +250,7 @@ loop:
 				runErr = fmt.Errorf("close query log: %w", err)
 			}
 		}
-	case <-sctx.Done():
+	case <-dctx.Done():
 		logger.Error("query log did not drain in time", "queued", db.QueueDepth())
 		if runErr == nil {
 			runErr = errors.New("query log did not drain before the shutdown deadline")
@@ -355,7 +359,8 @@ type kbReloader struct {
 	log     *slog.Logger
 	db      *storage.DB
 
-	mu       sync.Mutex // one reload at a time; guards problems
+	mu       sync.Mutex // one reload at a time
+	pmu      sync.Mutex // guards problems, so /readyz never waits for a reload
 	problems []string
 }
 
@@ -376,7 +381,7 @@ func (r *kbReloader) Reload(_ context.Context, by string) (string, []string, err
 		} else {
 			problems = []string{err.Error()}
 		}
-		r.problems = problems
+		r.setProblems(problems)
 		r.metrics.ObserveReload(false)
 		old := r.holder.Load().Version
 		r.log.Error("knowledge base refused; the last good one stays live", "dir", r.dir, "by", by, "live_version", old, "problems", len(problems))
@@ -386,7 +391,7 @@ func (r *kbReloader) Reload(_ context.Context, by string) (string, []string, err
 		return "", problems, err
 	}
 	r.holder.Store(kb)
-	r.problems = nil
+	r.setProblems(nil)
 	r.metrics.ObserveReload(true)
 	r.metrics.SetKB(kb.Version, len(kb.Entries))
 	for _, p := range kb.Warnings {
@@ -410,8 +415,14 @@ func (r *kbReloader) reloadAndRecord(ctx context.Context, by string) {
 	}
 }
 
+func (r *kbReloader) setProblems(p []string) {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	r.problems = p
+}
+
 func (r *kbReloader) lastProblems() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
 	return append([]string(nil), r.problems...)
 }

@@ -53,7 +53,11 @@ func (r *kbReloader) watch(ctx context.Context, debounce time.Duration) error {
 }
 
 // ignoredName reports files that are not part of a knowledge base: editors' swap and
-// backup files. Their churn must not trigger reloads.
+// backup files. Their churn must not trigger reloads. Names starting with ".." are not
+// ignored: a Kubernetes ConfigMap volume updates by swapping its "..data" symlink.
 func ignoredName(name string) bool {
+	if strings.HasPrefix(name, "..") {
+		return false
+	}
 	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") || strings.HasSuffix(name, ".swp") || strings.HasSuffix(name, ".tmp")
 }
