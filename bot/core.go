@@ -41,6 +41,9 @@ type Message struct {
 	Command   Command // CmdAsk when empty
 	Text      string  // the question, or the command's argument
 	Admin     bool    // the adapter's configuration names this user an admin
+	// RateKey is whom the rate limit counts, when that is not User: the web adapter
+	// counts a client address, since its user ids are chosen by the client.
+	RateKey string
 }
 
 // ReplyKind says what a Reply holds.
@@ -423,12 +426,18 @@ func (c *Core) recordAdmin(a AdminAction) {
 	}
 }
 
+// maxBuckets bounds the rate limiter's memory: about 250 bytes a user.
+const maxBuckets = 100_000
+
 // allow takes a token from the user's bucket.
 func (c *Core) allow(m Message) bool {
 	if c.cfg.RatePerMinute <= 0 {
 		return true
 	}
 	key := string(m.Platform) + "\x00" + m.Workspace + "\x00" + m.User
+	if m.RateKey != "" {
+		key = string(m.Platform) + "\x00" + m.RateKey
+	}
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -442,6 +451,11 @@ func (c *Core) allow(m Message) bool {
 		c.sweep = now
 	}
 	b, ok := c.buckets[key]
+	if !ok && len(c.buckets) >= maxBuckets {
+		// Too many users at once to remember them all: rather than grow without bound,
+		// a newcomer is let through unmetered until idle buckets are swept.
+		return true
+	}
 	if !ok {
 		b = &bucket{lim: rate.NewLimiter(rate.Limit(c.cfg.RatePerMinute/60), c.cfg.Burst)}
 		c.buckets[key] = b

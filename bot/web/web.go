@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -39,6 +40,10 @@ var assets embed.FS
 type Server struct {
 	h   Handler
 	log *slog.Logger
+	// TrustProxy makes the rate limit count the client address that a reverse proxy
+	// in front of scobot reports in X-Forwarded-For. Set it only behind such a proxy:
+	// otherwise clients could name any address.
+	TrustProxy bool
 }
 
 // New returns the web adapter.
@@ -58,9 +63,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 	files := http.FileServerFS(static)
 	mux.Handle("GET /{$}", files)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", files))
-	mux.HandleFunc("/api/ask", s.ask)
-	mux.HandleFunc("/api/feedback", s.feedback)
-	mux.HandleFunc("GET /api/topics", s.topics)
+	mux.Handle("/api/ask", sameSite(http.HandlerFunc(s.ask)))
+	mux.Handle("/api/feedback", sameSite(http.HandlerFunc(s.feedback)))
+	mux.Handle("/api/topics", sameSite(http.HandlerFunc(s.topics)))
 }
 
 // TopicJSON is one article section and its answers, for the page's topic buttons.
@@ -73,7 +78,12 @@ type TopicJSON struct {
 // topics lists what the article covers: the page offers it when a question is declined
 // and nothing comes close.
 func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
-	rep := s.h.Handle(r.Context(), bot.Message{Platform: bot.PlatformWeb, Command: bot.CmdTopics})
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		httpError(w, http.StatusMethodNotAllowed, "Use GET.")
+		return
+	}
+	rep := s.h.Handle(r.Context(), bot.Message{Platform: bot.PlatformWeb, Command: bot.CmdTopics, RateKey: s.clientKey(r)})
 	out := []TopicJSON{}
 	for _, t := range rep.Topics {
 		tj := TopicJSON{Section: t.Section, Heading: t.Heading, Entries: []bot.SuggestionJSON{}}
@@ -123,7 +133,7 @@ func (s *Server) ask(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "The question is not valid UTF-8 text.")
 		return
 	}
-	m := bot.Message{Platform: bot.PlatformWeb, Chat: "web", User: visitor(req.User, r), Text: req.Q}
+	m := bot.Message{Platform: bot.PlatformWeb, Chat: "web", User: visitor(req.User, r), Text: req.Q, RateKey: s.clientKey(r)}
 	if req.Entry != "" {
 		m.Command, m.Text = bot.CmdEntry, req.Entry
 	} else if strings.TrimSpace(req.Q) == "" {
@@ -183,6 +193,19 @@ func (s *Server) feedback(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"message": msg})
 }
 
+// sameSite refuses requests a browser marks as coming from another site, so no other
+// page can ask or vote in a visitor's name. Scripts and curl send no Sec-Fetch-Site and
+// are served.
+func sameSite(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			httpError(w, http.StatusForbidden, "Requests from other sites are not accepted.")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // validQueryID accepts the 36-character UUIDs the core makes.
 func validQueryID(id string) bool {
 	if len(id) != 36 {
@@ -198,6 +221,26 @@ func validQueryID(id string) bool {
 		}
 	}
 	return true
+}
+
+// clientKey is whom the rate limit counts for a web request: its address, which the
+// client cannot choose per request, unlike the visitor id. It is not stored.
+func (s *Server) clientKey(r *http.Request) string {
+	if s.TrustProxy {
+		// The last address is the one the proxy itself saw; earlier ones are the
+		// client's word.
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			parts := strings.Split(xff[len(xff)-1], ",")
+			if last := strings.TrimSpace(parts[len(parts)-1]); last != "" {
+				return last
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // visitor is the user id of a web request: the page's random visitor id when it sends
@@ -217,10 +260,10 @@ type requestError struct {
 
 // decodeJSON reads a JSON body of at most MaxBody bytes into v.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) *requestError {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return &requestError{http.StatusUnsupportedMediaType, "Send JSON with Content-Type: application/json."}
-		}
+	// Requiring the JSON content type also keeps other sites out: a browser sends it
+	// cross-site only after a CORS check, which this server never passes.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return &requestError{http.StatusUnsupportedMediaType, "Send JSON with Content-Type: application/json."}
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
 	dec.DisallowUnknownFields()

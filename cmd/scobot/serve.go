@@ -34,6 +34,7 @@ type serveConfig struct {
 	burst           int
 	shutdownTimeout time.Duration
 	debounce        time.Duration
+	trustProxy      bool
 	log             logFlags
 }
 
@@ -54,6 +55,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	burst := fs.String("burst", envOr(getenv, "SCOBOT_BURST", "10"), "questions one user may ask at once before the rate applies (env SCOBOT_BURST)")
 	shutdown := fs.String("shutdown-timeout", envOr(getenv, "SCOBOT_SHUTDOWN_TIMEOUT", "15s"), "how long to finish requests and drain the log on SIGTERM (env SCOBOT_SHUTDOWN_TIMEOUT)")
 	debounce := fs.String("reload-debounce", envOr(getenv, "SCOBOT_RELOAD_DEBOUNCE", "300ms"), "quiet time after a knowledge base change before reloading (env SCOBOT_RELOAD_DEBOUNCE)")
+	var err error
+	trustProxy := fs.String("trust-proxy", envOr(getenv, "SCOBOT_TRUST_PROXY", "false"), "count web clients by the X-Forwarded-For address of a reverse proxy in front (env SCOBOT_TRUST_PROXY)")
 	cfg.log = addLogFlags(fs, getenv)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -61,7 +64,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if fs.NArg() > 0 {
 		return errUsage("serve takes no arguments")
 	}
-	var err error
+	if cfg.trustProxy, err = strconv.ParseBool(*trustProxy); err != nil {
+		return errUsage("--trust-proxy %q: want true or false", *trustProxy)
+	}
 	if cfg.ratePerMinute, err = strconv.ParseFloat(*rate, 64); err != nil || !(cfg.ratePerMinute >= 0) {
 		return errUsage("--rate %q: want a number of questions per minute", *rate)
 	}
@@ -135,7 +140,9 @@ func serve(ctx context.Context, cfg serveConfig, getenv func(string) string, std
 	}
 
 	mux := http.NewServeMux()
-	web.New(core, logger).Register(mux)
+	ws := web.New(core, logger)
+	ws.TrustProxy = cfg.trustProxy
+	ws.Register(mux)
 	adapters, err := startAdapters(ctx, getenv, core, db, mux, logger)
 	if err != nil {
 		return err
