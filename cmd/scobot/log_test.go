@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -157,21 +158,27 @@ func TestAskSIGTERMLosesNothing(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	answers := 0
+	var printed atomic.Int64
 	sc := bufio.NewScanner(stdout)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for sc.Scan() {
-			answers++
+			printed.Add(1)
 		}
 	}()
-	for i := 0; i < 500; i++ {
-		fmt.Fprintf(stdin, "question %d about the trans-caspian route\n", i)
-	}
-	time.Sleep(200 * time.Millisecond)
+	go func() {
+		for i := 0; i < 100000; i++ {
+			if _, err := fmt.Fprintf(stdin, "question %d about the trans-caspian route\n", i); err != nil {
+				return
+			}
+		}
+	}()
+	// Stop it in the middle of the stream: once it has answered some, before it ends.
+	waitFor(t, func() bool { return printed.Load() >= 50 })
 	cmd.Process.Signal(syscall.SIGTERM)
 	<-done
+	answers := int(printed.Load())
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("scobot ask after SIGTERM: %v, want exit 0", err)
 	}
