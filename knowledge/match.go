@@ -109,7 +109,7 @@ func (kb *KB) Answer(question string) Answer {
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
 	var top [maxSuggestions + 1]ranked
-	n, _, why := kb.search(s, question, top[:])
+	n, why := kb.search(s, question, top[:])
 	a := Answer{Question: question, Why: why}
 	if n == 0 {
 		return a
@@ -155,7 +155,7 @@ func (kb *KB) Rank(question string, k int) []Suggestion {
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
 	top := make([]ranked, k)
-	n, _, _ := kb.search(s, question, top)
+	n, _ := kb.search(s, question, top)
 	out := make([]Suggestion, n)
 	for i, r := range top[:n] {
 		out[i] = Suggestion{Entry: kb.Entries[r.doc], Score: min(r.score, 1)}
@@ -165,7 +165,7 @@ func (kb *KB) Rank(question string, k int) []Suggestion {
 
 // search scores every entry that shares a term with question and fills top with the
 // best, by confidence and then by entry order. It returns how many it filled.
-func (kb *KB) search(s *scratch, question string, top []ranked) (int, float64, Why) {
+func (kb *KB) search(s *scratch, question string, top []ranked) (int, Why) {
 	x := kb.idx
 	p := x.params
 	var why Why
@@ -248,7 +248,7 @@ func (kb *KB) search(s *scratch, question string, top []ranked) (int, float64, W
 	s.qterms = s.qterms[:k]
 	denom += unknown * p.UnknownWeight * x.idfMax
 	if len(s.qterms) == 0 || denom == 0 {
-		return 0, denom, why
+		return 0, why
 	}
 	if cap(s.scores) < x.numDocs {
 		s.scores = make([]float64, x.numDocs)
@@ -286,7 +286,7 @@ func (kb *KB) search(s *scratch, question string, top []ranked) (int, float64, W
 		copy(top[pos+1:n], top[pos:n-1])
 		top[pos] = r
 	}
-	return n, denom, why
+	return n, why
 }
 
 func better(a, b ranked) bool {
