@@ -51,6 +51,16 @@ func (f logFlags) open(getenv func(string) string, logger *slog.Logger) (*storag
 	return storage.Open(*f.path, opts)
 }
 
+// openSince parses a --since age, then opens the log: the read commands' common start.
+func (f logFlags) openSince(sinceFlag string, getenv func(string) string, stderr io.Writer) (*storage.DB, time.Time, error) {
+	from, err := since(sinceFlag, time.Now())
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	db, err := f.open(getenv, newLogger(stderr))
+	return db, from, err
+}
+
 // parseAge parses an age such as "90d", "2w", "36h" or "15m". An empty string is zero.
 func parseAge(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
@@ -93,11 +103,7 @@ func runStats(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	from, err := since(*sinceFlag, time.Now())
-	if err != nil {
-		return err
-	}
-	db, err := lf.open(getenv, newLogger(stderr))
+	db, from, err := lf.openSince(*sinceFlag, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -195,11 +201,7 @@ func runLog(ctx context.Context, args []string, getenv func(string) string, stdo
 		if *format != "csv" && *format != "jsonl" {
 			return errUsage("--format must be csv or jsonl")
 		}
-		from, err := since(*sinceFlag, time.Now())
-		if err != nil {
-			return err
-		}
-		db, err := lf.open(getenv, newLogger(stderr))
+		db, from, err := lf.openSince(*sinceFlag, getenv, stderr)
 		if err != nil {
 			return err
 		}
